@@ -18,6 +18,7 @@ function wrap<T>(path: string, op: () => T): T {
 class FsFile implements StorageFile {
   readonly path: string
   private fd: number
+  // Cached so that size() and append() cost no system call; valid while this handle is the only writer.
   private length: number
 
   constructor(path: string, fd: number) {
@@ -31,12 +32,15 @@ class FsFile implements StorageFile {
   }
 
   append(data: Uint8Array): number {
+    this.checkOpen()
     const at = this.length
     this.writeAt(data, at)
     return at
   }
 
   writeAt(data: Uint8Array, position: number): void {
+    this.checkOpen()
+    this.checkPosition(position)
     wrap(this.path, () => {
       let done = 0
       while (done < data.length) {
@@ -47,6 +51,8 @@ class FsFile implements StorageFile {
   }
 
   readInto(into: Uint8Array, offset: number, length: number, position: number): number {
+    this.checkOpen()
+    this.checkPosition(position)
     return wrap(this.path, () => {
       let done = 0
       while (done < length) {
@@ -59,11 +65,14 @@ class FsFile implements StorageFile {
   }
 
   truncate(size: number): void {
+    this.checkOpen()
+    this.checkPosition(size)
     wrap(this.path, () => fs.ftruncateSync(this.fd, size))
     this.length = size
   }
 
   sync(): void {
+    this.checkOpen()
     wrap(this.path, () => fs.fsyncSync(this.fd))
   }
 
@@ -73,18 +82,24 @@ class FsFile implements StorageFile {
     this.fd = -1
     wrap(this.path, () => fs.closeSync(fd))
   }
+
+  // Without this a closed handle fails with Node's ERR_OUT_OF_RANGE (fd -1) rather than a POSIX code.
+  private checkOpen(): void {
+    if (this.fd < 0) throw new StorageError('EBADF', this.path, 'file is closed')
+  }
+
+  // node:fs takes a negative position as "the current file position" and a negative size as 0:
+  // a caller's arithmetic slip would silently write or cut in the wrong place.
+  private checkPosition(position: number): void {
+    if (!Number.isSafeInteger(position) || position < 0) throw new StorageError('EINVAL', this.path, `invalid position or size ${position}`)
+  }
 }
 
 export class FsStorage implements Storage {
   open(path: string, options: OpenOptions = {}): StorageFile {
-    const fd = wrap(path, () => {
-      try {
-        return fs.openSync(path, 'r+')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && options.create) return fs.openSync(path, 'w+')
-        throw err
-      }
-    })
+    // O_CREAT without O_TRUNC: one system call, and a file created meanwhile by someone else is never emptied.
+    const flags = options.create ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR
+    const fd = wrap(path, () => fs.openSync(path, flags))
     return new FsFile(path, fd)
   }
 
@@ -94,7 +109,8 @@ export class FsStorage implements Storage {
 
   list(dir: string): string[] {
     try {
-      return fs.readdirSync(dir)
+      // Sorted: readdir order depends on the file system, and runs must replay identically.
+      return fs.readdirSync(dir).sort()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       return wrap(dir, () => {
@@ -112,7 +128,15 @@ export class FsStorage implements Storage {
   }
 
   remove(path: string): void {
-    wrap(path, () => fs.rmSync(path, { force: true }))
+    // unlink, not rm: removing a directory here is a bug, and unlink reports it with a POSIX code.
+    try {
+      fs.unlinkSync(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      wrap(path, () => {
+        throw err
+      })
+    }
   }
 
   removeDir(dir: string): void {
@@ -121,7 +145,9 @@ export class FsStorage implements Storage {
 
   readFile(path: string): Uint8Array | null {
     try {
-      return fs.readFileSync(path)
+      const data = fs.readFileSync(path)
+      // A plain Uint8Array, not a Buffer: Buffer's slice() shares memory where Uint8Array's copies.
+      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
       return wrap(path, () => {

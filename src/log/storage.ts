@@ -79,11 +79,33 @@ export function writeFileAtomic(storage: Storage, path: string, data: Uint8Array
   storage.syncDir(dirname(path))
 }
 
+/** POSIX dirname: `a/b/` → `a`, `/a` → `/`, `a` → `.`. */
 export function dirname(path: string): string {
-  const i = path.lastIndexOf('/')
-  return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i)
+  const trimmed = path.replace(/\/+$/, '')
+  if (trimmed === '') return path.startsWith('/') ? '/' : '.'
+  const i = trimmed.lastIndexOf('/')
+  if (i < 0) return '.'
+  // Trailing slashes are stripped so that `a/b/` is a child of `a`, as POSIX has it.
+  return trimmed.slice(0, i).replace(/\/+$/, '') || '/'
 }
 
+/** Joins with '/', collapsing repeated slashes; empty parts are skipped so that `joinPath('', 'x')` stays relative. */
 export function joinPath(...parts: string[]): string {
-  return parts.join('/').replace(/\/+/g, '/')
+  return parts
+    .filter((part) => part !== '')
+    .join('/')
+    .replace(/\/+/g, '/')
+}
+
+/**
+ * Creates `dir` and any missing parents so that they survive a crash: each new directory's
+ * entry is made durable in its parent (a new log directory lost on power failure would
+ * take its fsynced segments with it).
+ */
+export function mkdirpDurable(storage: Storage, dir: string): void {
+  if (storage.exists(dir)) return
+  const parent = dirname(dir)
+  if (parent !== dir) mkdirpDurable(storage, parent)
+  storage.mkdirp(dir)
+  storage.syncDir(parent)
 }

@@ -48,6 +48,11 @@ export const DELETE_HORIZON_FLAG = 0x40
 
 export const NO_PRODUCER_ID = -1
 export const NO_PARTITION_LEADER_EPOCH = -1
+export const NO_PRODUCER_EPOCH = -1
+/** baseSequence of a batch from a producer that is not idempotent (and of control batches). */
+export const NO_SEQUENCE = -1
+/** A record or batch without a timestamp (Kafka's RecordBatch.NO_TIMESTAMP). */
+export const NO_TIMESTAMP = -1
 
 function view(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
