@@ -27,7 +27,7 @@
 // - hyperswarm and hyperdht stay external: their UDP layer is a native add-on that
 //   cannot be bundled and does not load on Deno or Bun. They may only be reached by a
 //   dynamic `import()`, when a node is told to use hyperswarm; a static import would
-//   load them when the bundle starts, on every runtime, so the build fails on one.
+//   load them when the bundle starts, on every runtime, so the build refuses one.
 // - A `require` made with createRequire is put in scope, so that CommonJS
 //   dependencies (nact, ...) can require Node built-ins from inside an ESM bundle.
 import { build as esbuild } from 'esbuild'

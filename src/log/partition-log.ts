@@ -55,6 +55,12 @@ export interface AppendOptions {
   assignOffsets?: boolean
   /** Stamped into each batch's partitionLeaderEpoch on a leader append. */
   leaderEpoch?: number
+  /**
+   * The caller has already checked every batch's CRC (the Kafka listener does while parsing
+   * a produce request, to answer CORRUPT_MESSAGE per partition): skip checking it again.
+   * Lengths, magic and offsets are still checked.
+   */
+  crcVerified?: boolean
 }
 
 export interface AppendInfo {
@@ -75,6 +81,12 @@ export interface ReadOptions {
   maxOffset?: number
   /** Return the first batch even when it alone is larger than maxBytes (default true, as Kafka). */
   minOneBatch?: boolean
+  /**
+   * A buffer to read into (at least maxBytes long to be used): the records returned are then
+   * a view of it, valid until the caller reuses it. Saves allocating (and page-faulting) a
+   * fresh buffer per read, as a fetch loop with one buffer per connection does.
+   */
+  buffer?: Uint8Array
 }
 
 export interface ReadResult {
@@ -82,6 +94,8 @@ export interface ReadResult {
   records: Uint8Array
   /** Base offset of the first batch returned, or -1. */
   firstBatchOffset: number
+  /** The offset after the last batch returned (where the next read starts); fromOffset when nothing was returned. */
+  nextOffset: number
   logStartOffset: number
   logEndOffset: number
   highWatermark: number
@@ -304,7 +318,7 @@ export class PartitionLog {
     let records_ = 0
     let maxTimestamp = -1
     let offsetOfMaxTimestamp = -1
-    const scan = scanBatches(records, 0, records.length, {}, (at, h) => {
+    const scan = scanBatches(records, 0, records.length, { skipCrc: options.crcVerified ?? false }, (at, h) => {
       const size = h.sizeInBytes
       const count = h.recordsCount
       const delta = h.lastOffsetDelta
@@ -415,16 +429,35 @@ export class PartitionLog {
     }
     const maxOffset = Math.min(options.maxOffset ?? this.leo, this.leo)
     const minOneBatch = options.minOneBatch ?? true
-    const empty = { records: new Uint8Array(0), firstBatchOffset: -1, logStartOffset: this.lso, logEndOffset: this.leo, highWatermark: this.hw }
+    const empty = { records: new Uint8Array(0), firstBatchOffset: -1, nextOffset: fromOffset, logStartOffset: this.lso, logEndOffset: this.leo, highWatermark: this.hw }
     if (fromOffset >= maxOffset) return empty
     for (let i = this.segmentIndexFor(fromOffset); i < this.segs.length; i++) {
       const seg = this.segs[i]!
       if (seg.baseOffset >= maxOffset) break
       const maxPosition = seg.nextOffset <= maxOffset ? seg.size : (seg.translateOffset(maxOffset)?.position ?? seg.size)
-      const got = seg.read(fromOffset, maxBytes, maxPosition, minOneBatch)
-      if (got) return { ...empty, records: got.bytes, firstBatchOffset: got.bytes.length > 0 ? got.first.baseOffset : -1 }
+      const got = seg.read(fromOffset, maxBytes, maxPosition, minOneBatch, options.buffer)
+      if (got) {
+        if (got.bytes.length === 0) return empty
+        return { ...empty, records: got.bytes, firstBatchOffset: got.first.baseOffset, nextOffset: got.nextOffset }
+      }
     }
     return empty
+  }
+
+  /**
+   * Where `offset` sits on disk (Kafka's LogOffsetMetadata): the segment and the file position
+   * of the batch holding it, found by the sparse index and a short header walk. Null at or
+   * past the log end offset.
+   */
+  offsetMetadata(offset: number): { segmentBaseOffset: number; position: number } | null {
+    this.ensureOpen()
+    if (offset < this.lso) throw new OffsetOutOfRangeError(`${this.dir}: offset ${offset} is below the log start offset ${this.lso}`)
+    for (let i = this.segmentIndexFor(offset); i < this.segs.length; i++) {
+      const seg = this.segs[i]!
+      const at = seg.translateOffset(offset)
+      if (at) return { segmentBaseOffset: seg.baseOffset, position: at.position }
+    }
+    return null
   }
 
   /** Index of the last segment whose base offset is ≤ offset (0 when offset is below all). */

@@ -27,7 +27,7 @@ export const INDEX_SUFFIX = '.index'
 export const TIME_INDEX_SUFFIX = '.timeindex'
 
 /** How many bytes a header walk reads at once. */
-const HEADER_WALK_CHUNK_BYTES = 16 * 1024
+const HEADER_WALK_CHUNK_BYTES = 8 * 1024
 /** How many bytes recovery validates at once (whole batches larger than this are read alone). */
 const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024
 const INT32_MAX = 0x7fffffff
@@ -86,8 +86,12 @@ export class Segment {
   nextOffset: number
   private headerBuf = new Uint8Array(HEADER_WALK_CHUNK_BYTES)
 
-  private constructor(storage: Storage, dir: string, baseOffset: number, settings: SegmentSettings, create: boolean, nowMs: number) {
+  /** Appended to every file name: '' for a live segment, '.cleaned' for one the log cleaner is writing. */
+  private readonly fileSuffix: string
+
+  private constructor(storage: Storage, dir: string, baseOffset: number, settings: SegmentSettings, create: boolean, nowMs: number, fileSuffix = '') {
     this.storage = storage
+    this.fileSuffix = fileSuffix
     this.dir = dir
     this.baseOffset = baseOffset
     this.settings = settings
@@ -98,10 +102,10 @@ export class Segment {
     this.nextOffset = baseOffset
   }
 
-  /** Creates the files of a new, empty segment. */
-  static create(storage: Storage, dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number): Segment {
-    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) storage.remove(joinPath(dir, segmentFileName(baseOffset, suffix)))
-    return new Segment(storage, dir, baseOffset, settings, true, nowMs)
+  /** Creates the files of a new, empty segment (named `<base>.log<fileSuffix>` etc.: the cleaner writes `.cleaned` ones). */
+  static create(storage: Storage, dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number, fileSuffix = ''): Segment {
+    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) storage.remove(joinPath(dir, segmentFileName(baseOffset, suffix) + fileSuffix))
+    return new Segment(storage, dir, baseOffset, settings, true, nowMs, fileSuffix)
   }
 
   /**
@@ -113,7 +117,7 @@ export class Segment {
   }
 
   path(suffix: string): string {
-    return joinPath(this.dir, segmentFileName(this.baseOffset, suffix))
+    return joinPath(this.dir, segmentFileName(this.baseOffset, suffix) + this.fileSuffix)
   }
 
   get size(): number {
@@ -263,21 +267,72 @@ export class Segment {
    * `maxBytes` of them, but the first batch even when it alone is larger, when
    * `minOneBatch` (Kafka's rule, so a consumer is never stuck behind a large batch).
    * Nothing at or beyond file position `maxPosition` is returned. Null when no batch qualifies.
+   * `nextOffset` is the offset after the last batch returned.
+   *
+   * One read from the index entry at or before the target, headers walked in memory: a
+   * sequential consumer's next offset is usually exactly an indexed batch.
    */
-  read(startOffset: number, maxBytes: number, maxPosition: number, minOneBatch: boolean): { bytes: Uint8Array; first: BatchLocation } | null {
-    const first = this.translateOffset(startOffset)
-    if (!first || first.position >= maxPosition) return null
-    const available = maxPosition - first.position
-    if (first.size > maxBytes) {
-      if (!minOneBatch) return { bytes: new Uint8Array(0), first }
-      return { bytes: this.readBytes(first.position, first.size), first }
+  read(startOffset: number, maxBytes: number, maxPosition: number, minOneBatch: boolean, buffer?: Uint8Array): { bytes: Uint8Array; first: BatchLocation; nextOffset: number } | null {
+    const from = this.offsetIndex.lookup(startOffset).position
+    if (from >= maxPosition) return null
+    const want = Math.min(maxPosition - from, Math.max(maxBytes, HEADER_WALK_CHUNK_BYTES))
+    const buf = buffer && buffer.length >= want ? buffer : allocUnsafe(want)
+    const got = this.file.readInto(buf, 0, want, from)
+    const dv = new DataView(buf.buffer, buf.byteOffset, got)
+    let pos = 0
+    let first: BatchLocation | null = null
+    while (pos + BATCH_HEADER_SIZE <= got) {
+      const size = dv.getInt32(pos + 8) + LOG_OVERHEAD
+      const baseOffset = Number(dv.getBigInt64(pos))
+      const lastOffset = baseOffset + dv.getInt32(pos + 23)
+      if (lastOffset >= startOffset) {
+        first = { position: from + pos, baseOffset, lastOffset, maxTimestamp: Number(dv.getBigInt64(pos + 35)), size, partitionLeaderEpoch: dv.getInt32(pos + 12) }
+        break
+      }
+      pos += size
     }
-    const bytes = this.readBytes(first.position, Math.min(available, maxBytes))
-    return { bytes: bytes.subarray(0, wholeBatchesEnd(bytes)), first }
+    if (!first) {
+      // The target lies past what one read covered (a huge batch in between): walk to it.
+      if (from + pos >= maxPosition) return null
+      first = this.translateOffset(startOffset, from + pos)
+      if (!first || first.position >= maxPosition) return null
+      return this.readWhole(first, maxBytes, maxPosition, minOneBatch, buffer)
+    }
+    if (first.size > maxBytes && !minOneBatch) return { bytes: new Uint8Array(0), first, nextOffset: first.baseOffset }
+    if (pos + first.size > got) return this.readWhole(first, maxBytes, maxPosition, minOneBatch, buffer === buf ? undefined : buffer)
+    let end = pos + first.size
+    let nextOffset = first.lastOffset + 1
+    while (end + BATCH_HEADER_SIZE <= got) {
+      const size = dv.getInt32(end + 8) + LOG_OVERHEAD
+      if (end + size > got || end + size - pos > maxBytes) break
+      nextOffset = Number(dv.getBigInt64(end)) + dv.getInt32(end + 23) + 1
+      end += size
+    }
+    return { bytes: buf.subarray(pos, end), first, nextOffset }
   }
 
-  readBytes(position: number, length: number): Uint8Array {
-    const out = allocUnsafe(length)
+  /** Reads from a located first batch: whole batches within maxBytes (the first one always, when minOneBatch). */
+  private readWhole(first: BatchLocation, maxBytes: number, maxPosition: number, minOneBatch: boolean, buffer?: Uint8Array): { bytes: Uint8Array; first: BatchLocation; nextOffset: number } {
+    if (first.size > maxBytes) {
+      if (!minOneBatch) return { bytes: new Uint8Array(0), first, nextOffset: first.baseOffset }
+      return { bytes: this.readBytes(first.position, first.size, buffer), first, nextOffset: first.lastOffset + 1 }
+    }
+    const bytes = this.readBytes(first.position, Math.min(maxPosition - first.position, maxBytes), buffer)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    let end = 0
+    let nextOffset = first.baseOffset
+    while (end + LOG_OVERHEAD <= bytes.length) {
+      const size = dv.getInt32(end + 8) + LOG_OVERHEAD
+      if (end + size > bytes.length) break
+      nextOffset = Number(dv.getBigInt64(end)) + dv.getInt32(end + 23) + 1
+      end += size
+    }
+    return { bytes: bytes.subarray(0, end), first, nextOffset }
+  }
+
+  /** `length` bytes at `position`, into `buffer` when it is large enough (else a new one). */
+  readBytes(position: number, length: number, buffer?: Uint8Array): Uint8Array {
+    const out = buffer && buffer.length >= length ? buffer.subarray(0, length) : allocUnsafe(length)
     const n = this.file.readInto(out, 0, length, position)
     if (n !== length) throw new Error(`invariant: short read of ${this.path(LOG_SUFFIX)} at ${position} (${n} of ${length} bytes)`)
     return out
@@ -381,18 +436,6 @@ export class Segment {
     this.close()
     for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) this.storage.remove(this.path(suffix))
   }
-}
-
-/** Length of the longest prefix of `bytes` made of whole batches (by their length fields). */
-export function wholeBatchesEnd(bytes: Uint8Array): number {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let pos = 0
-  while (pos + LOG_OVERHEAD <= bytes.length) {
-    const size = dv.getInt32(pos + 8) + LOG_OVERHEAD
-    if (pos + size > bytes.length) break
-    pos += size
-  }
-  return pos
 }
 
 function allocUnsafe(n: number): Uint8Array {

@@ -190,6 +190,7 @@ export function buildRecordBatch(records: readonly RecordInput[], options: Recor
     }
     offsetDelta = next
     const ts = r.timestamp ?? defaultTimestamp
+    if (!Number.isSafeInteger(ts)) throw new RangeError(`record ${i}: timestamp ${ts} is not an integer number of milliseconds`)
     if (ts > maxTimestamp) maxTimestamp = ts
     const body = sizeOfRecordBody(offsetDelta, ts - baseTimestamp, r.key, r.value, r.headers)
     bodySizes[i] = body

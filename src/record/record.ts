@@ -204,6 +204,7 @@ export function readRecord(
   const key = readBytes(buf, cur, end, 'record key')
   const value = readBytes(buf, cur, end, 'record value')
   const headersCount = readVarint(buf, cur)
+  if (cur.pos > end) throw new CorruptRecordError(`record at byte ${start} has fields past its declared ${bodySize} bytes`)
   // Each header takes at least two bytes: a bound that stops a corrupt count from looping long.
   if (headersCount < 0 || headersCount > (end - cur.pos) >> 1) {
     throw new CorruptRecordError(`record at byte ${start} has an invalid header count ${headersCount}`)

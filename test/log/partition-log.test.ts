@@ -40,7 +40,8 @@ function readAll(log: PartitionLog, from = log.logStartOffset): string[] {
     }
     let last = next
     for (const b of iterateRecordBatches(got.records)) last = b.lastOffset
-    next = last + 1
+    if (got.nextOffset !== last + 1) throw new Error(`nextOffset ${got.nextOffset} but the last batch ends at ${last}`)
+    next = got.nextOffset
   }
   return out
 }
