@@ -107,7 +107,8 @@ function settingsOf(config: LogConfig): SegmentSettings {
 
 export class PartitionLog {
   readonly dir: string
-  private readonly storage: Storage
+  /** The seam every file of this log goes through (the log cleaner writes its `.cleaned` segments with it). */
+  readonly storage: Storage
   private readonly clock: Clock
   private readonly logger: Logger
   private cfg: LogConfig
@@ -122,6 +123,7 @@ export class PartitionLog {
   private lastFlushMs: number
   private offlineReason: string | null = null
   private closed = false
+  private epochsUnreadable = false
 
   private constructor(options: PartitionLogOptions) {
     this.dir = options.dir
@@ -133,6 +135,7 @@ export class PartitionLog {
     const loaded = LeaderEpochCache.load(this.storage, joinPath(this.dir, LEADER_EPOCH_CHECKPOINT))
     if (loaded.problem) this.logger.warn(`${this.dir}: ${LEADER_EPOCH_CHECKPOINT} unreadable (${loaded.problem}); rebuilding it from the batches`)
     this.epochs = loaded.cache
+    this.epochsUnreadable = loaded.problem !== null
   }
 
   /** Opens (creating if needed) and, after an unclean stop, recovers the log in `options.dir`. */
@@ -208,7 +211,7 @@ export class PartitionLog {
         continue
       }
       // A segment may hold unflushed data when any of its offsets lies at or past the recovery point.
-      const unflushed = nextBase === undefined || nextBase > recoveryPoint
+      const unflushed = !options.cleanShutdown && (nextBase === undefined || nextBase > recoveryPoint)
       let reason: string | null = null
       if (!unflushed) {
         reason = !hasIndexes && seg.size > 0 ? 'index files missing' : seg.sanityCheck()
@@ -246,12 +249,25 @@ export class PartitionLog {
       this.storage.syncDir(this.dir)
     }
     this.leo = this.activeSegment.nextOffset
+    if (this.epochsUnreadable) this.rebuildEpochs()
     this.lso = Math.min(Math.max(options.logStartOffset ?? 0, this.segs[0]!.baseOffset), this.leo)
     this.epochs.truncateFromEnd(this.leo)
     this.epochs.truncateFromStart(this.lso)
     this.hw = Math.min(Math.max(options.highWatermark ?? 0, this.lso), this.leo)
     this.recovery = this.leo
     this.checkInvariants()
+  }
+
+  /** The epoch cache from the batches' headers alone (a header walk, no CRC): for an unreadable checkpoint. */
+  private rebuildEpochs(): void {
+    this.epochs.clear()
+    for (const seg of this.segs) {
+      seg.walk(0, seg.size, (b) => {
+        const latest = this.epochs.latestEpoch()
+        if (b.partitionLeaderEpoch >= 0 && (latest === null || b.partitionLeaderEpoch > latest)) this.epochs.assign(b.partitionLeaderEpoch, b.baseOffset)
+        return true
+      })
+    }
   }
 
   /**

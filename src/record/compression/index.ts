@@ -99,7 +99,6 @@ export function decompress(codec: Compression, bytes: Uint8Array): Uint8Array {
     }
   } catch (e) {
     if (e instanceof CorruptRecordError) throw e
-    const message = e instanceof Error ? e.message : String(e)
-    throw new CorruptRecordError(`${NAMES[codec]} decompression failed: ${message}`, { cause: e })
+    throw new CorruptRecordError(`${NAMES[codec]} decompression failed: ${String(e)}`, { cause: e })
   }
 }
