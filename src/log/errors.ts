@@ -14,10 +14,11 @@ export class LogError extends Error {
   }
 }
 
-/** A batch fails its CRC, has a bad magic or a length that does not add up: CORRUPT_MESSAGE. */
-export class CorruptRecordError extends LogError {
-  constructor(message: string) { super('CorruptRecordError', 2, true, message) }
-}
+/**
+ * A batch fails its CRC, has a bad magic or a length that does not add up: CORRUPT_MESSAGE.
+ * One class for the codec and the log, so `instanceof` holds wherever it was thrown.
+ */
+export { CorruptRecordError } from '../record/errors.ts'
 
 /** A batch larger than `max.message.bytes`: MESSAGE_TOO_LARGE. */
 export class RecordTooLargeError extends LogError {

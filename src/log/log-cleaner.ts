@@ -1,6 +1,6 @@
 /**
  * Log cleaner — compaction for `cleanup.policy=compact` (Kafka's LogCleaner, first version:
- * one synchronous pass, no cleaner checkpoint, no dirty-ratio scheduling).
+ * one synchronous pass over the log, no cleaner checkpoint, no dirty-ratio scheduling).
  *
  * Contract of `cleanLog(log, { now })`:
  * - Does nothing unless cleanup.policy includes compact. Cleanable range: the longest prefix
@@ -8,11 +8,13 @@
  *   is ≤ now - min.compaction.lag.ms.
  * - Offset map: key bytes → latest offset, over the cleanable range from its first segment,
  *   at most `offsetMapKeysMax` keys. When it fills, only segments starting below the map's
- *   end are cleaned, and every record at or past that end is kept (as Kafka does).
+ *   end are cleaned, and every record at or past that end is kept (as Kafka does; with no
+ *   checkpoint, a log with more distinct keys than that is only ever cleaned up to there).
  * - A record is kept when its key is null, its offset is past the map's end, or it is the
- *   latest for its key; except a tombstone (null value), dropped when the segment it was read
+ *   latest for its key; but such a tombstone (null value) goes once the segment it is read
  *   from has a largest timestamp < now - delete.retention.ms (the simple rule, not KIP-534's
- *   delete horizon). Control batches are kept whole. Offsets never change.
+ *   delete horizon; merging segments can only make a tombstone look younger). Control batches
+ *   are kept whole. Offsets never change. A corrupt batch throws (CorruptRecordError).
  * - Segments are cleaned in groups (consecutive, total size ≤ segment.bytes, offsets within
  *   int32 of the base, index entries within segment.index.bytes), oldest first; each group
  *   becomes one segment written as `<base>.log.cleaned` (+ indexes), fsynced, then installed
@@ -28,7 +30,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { BATCH_HEADER_SIZE, BatchHeader } from '../record/batch-header.ts'
-import { Compression, isCodecLoaded } from '../record/compression/index.ts'
+import { isCodecLoaded } from '../record/compression/index.ts'
 import type { Record } from '../record/record.ts'
 import { buildRecordBatch, decodeRecordBatch, TimestampType } from '../record/record-batch.ts'
 import { type Logger, silentLogger } from '../runtime/logger.ts'
@@ -80,7 +82,8 @@ interface RunState {
   zstdKeptWhole: number
 }
 
-type Outcome = { kind: 'copy'; kept: number } | { kind: 'drop' } | { kind: 'rebuild'; bytes: Uint8Array; kept: number }
+/** What becomes of one batch; `before` and `kept` count its records. */
+type Outcome = { kind: 'copy' | 'drop'; before: number; kept: number } | { kind: 'rebuild'; before: number; kept: number; bytes: Uint8Array }
 
 export function cleanLog(log: PartitionLog, options: CleanOptions): CleanResult {
   const logger = options.logger ?? silentLogger
@@ -140,13 +143,6 @@ export function cleanLog(log: PartitionLog, options: CleanOptions): CleanResult 
 /** Map keys are the key bytes as a latin1 string: one char per byte, so equal strings are equal bytes. */
 function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
-}
-
-function readBatches(seg: Segment, visit: (bytes: Uint8Array, loc: BatchLocation) => void): void {
-  seg.walk(0, seg.size, (loc) => {
-    visit(seg.readBytes(loc.position, loc.size), loc)
-    return true
-  })
 }
 
 /** Latest offset per key; `end` is the offset of the first record whose key did not fit (null when all did). */
@@ -214,36 +210,37 @@ interface GroupStats {
 /** Writes and installs the cleaned form of `group`; null when it is one segment and nothing in it changes. */
 function cleanGroup(state: RunState, group: Segment[]): GroupStats | null {
   const { log } = state
-  const config = log.config
   const base = group[0]!.baseOffset
   const stats: GroupStats = { recordsBefore: 0, recordsAfter: 0, bytesBefore: 0, bytesAfter: 0 }
-  let out: CleanedSegmentWriter | null = null
-  // Batches of a single-segment group kept as they are, not yet written: nothing may change at all.
-  const unchanged: { bytes: Uint8Array; loc: BatchLocation }[] = []
+  const w: { out: CleanedSegmentWriter | null } = { out: null }
   try {
     for (const seg of group) {
       stats.bytesBefore += seg.size
-      const tombstonesExpired = seg.maxTimestampSoFar < state.now - config['delete.retention.ms']
-      readBatches(seg, (bytes, loc) => {
+      const tombstonesExpired = seg.maxTimestampSoFar < state.now - log.config['delete.retention.ms']
+      // In a group of one segment, the batches before the first change are written only once one comes.
+      const unchanged: BatchLocation[] = []
+      seg.walk(0, seg.size, (loc) => {
+        const bytes = seg.readBytes(loc.position, loc.size)
         const outcome = filterBatch(state, bytes, tombstonesExpired)
-        stats.recordsBefore += new BatchHeader(bytes).recordsCount
-        if (outcome.kind !== 'drop') stats.recordsAfter += outcome.kept
-        if (out === null) {
+        stats.recordsBefore += outcome.before
+        stats.recordsAfter += outcome.kept
+        if (w.out === null) {
           if (group.length === 1 && outcome.kind === 'copy') {
-            unchanged.push({ bytes, loc })
-            return
+            unchanged.push(loc)
+            return true
           }
-          out = new CleanedSegmentWriter(log, base, state.now)
-          for (const u of unchanged.splice(0)) out.add(u.bytes, u.loc)
+          w.out = new CleanedSegmentWriter(log, base, state.now)
+          for (const u of unchanged) w.out.add(seg.readBytes(u.position, u.size), u)
         }
-        if (outcome.kind === 'copy') out.add(bytes, loc)
-        else if (outcome.kind === 'rebuild') out.add(outcome.bytes, locationOf(outcome.bytes))
+        if (outcome.kind === 'copy') w.out.add(bytes, loc)
+        else if (outcome.kind === 'rebuild') w.out.add(outcome.bytes, locationOf(outcome.bytes))
+        return true
       })
     }
-    if (out === null) return null
-    stats.bytesAfter = (out as CleanedSegmentWriter).finish()
+    if (w.out === null) return null
+    stats.bytesAfter = w.out.finish()
   } catch (err) {
-    ;(out as CleanedSegmentWriter | null)?.abort()
+    w.out?.abort()
     throw err
   }
   log.replaceSegments(group, base)
@@ -252,14 +249,15 @@ function cleanGroup(state: RunState, group: Segment[]): GroupStats | null {
 
 function filterBatch(state: RunState, bytes: Uint8Array, tombstonesExpired: boolean): Outcome {
   const batch = decodeRecordBatch(bytes)
-  if (batch.isControl) return { kind: 'copy', kept: batch.recordsCount }
+  const before = batch.recordsCount
+  if (batch.isControl) return { kind: 'copy', before, kept: before }
   const kept = batch.records.filter((r) => retains(state, r, tombstonesExpired))
-  if (kept.length === batch.records.length) return { kind: 'copy', kept: kept.length }
-  if (kept.length === 0) return { kind: 'drop' }
+  if (kept.length === before) return { kind: 'copy', before, kept: before }
+  if (kept.length === 0) return { kind: 'drop', before, kept: 0 }
   if (!isCodecLoaded(batch.compression)) {
     state.keptStale = true
     state.zstdKeptWhole++
-    return { kind: 'copy', kept: batch.recordsCount }
+    return { kind: 'copy', before, kept: before }
   }
   const logAppend = batch.timestampType === TimestampType.LogAppendTime
   const rebuilt = buildRecordBatch(
@@ -278,7 +276,7 @@ function filterBatch(state: RunState, bytes: Uint8Array, tombstonesExpired: bool
       ...(batch.deleteHorizonMs !== null ? { deleteHorizonMs: batch.deleteHorizonMs } : {}),
     },
   )
-  return { kind: 'rebuild', bytes: rebuilt, kept: kept.length }
+  return { kind: 'rebuild', before, kept: kept.length, bytes: rebuilt }
 }
 
 function retains(state: RunState, r: Record, tombstonesExpired: boolean): boolean {

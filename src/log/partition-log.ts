@@ -364,21 +364,32 @@ export class PartitionLog {
     const firstOffset = batches[0]!.baseOffset
     const lastOffset = next - 1
 
-    const segment = this.maybeRoll(records.length, maxTimestamp, lastOffset, now)
+    const segment = this.maybeRoll(records.length, maxTimestamp, firstOffset, lastOffset, now)
     const sizeBefore = segment.size
     const nextBefore = segment.nextOffset
     try {
       segment.append(records, batches)
+      // Inside the try: a failed leader-epoch-checkpoint write takes the batches back too.
+      for (const b of batches) {
+        const latest = this.epochs.latestEpoch()
+        if (b.partitionLeaderEpoch >= 0 && (latest === null || b.partitionLeaderEpoch > latest)) this.epochs.assign(b.partitionLeaderEpoch, b.baseOffset)
+      }
     } catch (err) {
       this.undoAppend(segment, sizeBefore, nextBefore, err)
     }
     this.leo = next
-    for (const b of batches) {
-      const latest = this.epochs.latestEpoch()
-      if (b.partitionLeaderEpoch >= 0 && (latest === null || b.partitionLeaderEpoch > latest)) this.epochs.assign(b.partitionLeaderEpoch, b.baseOffset)
-    }
     this.unflushedMessages += lastOffset - firstOffset + 1
-    if (this.unflushedMessages >= this.cfg['flush.messages']) this.flush()
+    if (this.unflushedMessages >= this.cfg['flush.messages']) {
+      try {
+        this.flush()
+      } catch (err) {
+        // The batches are in the log but the caller is told the append failed: no more appends
+        // (a retry would duplicate them), as Kafka takes the log directory offline.
+        this.offlineReason = `flush after an append failed (${describe(err)})`
+        this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
+        throw err
+      }
+    }
     this.checkInvariants()
     return {
       firstOffset,
@@ -397,6 +408,7 @@ export class PartitionLog {
   private undoAppend(segment: Segment, sizeBefore: number, nextBefore: number, err: unknown): never {
     try {
       segment.undoAppend(sizeBefore, nextBefore)
+      this.epochs.truncateFromEnd(nextBefore)
     } catch (undoErr) {
       this.offlineReason = `append failed (${describe(err)}) and could not be undone (${describe(undoErr)})`
       this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
@@ -404,29 +416,45 @@ export class PartitionLog {
     throw new KafkaStorageError(`${this.dir}: append failed: ${describe(err)}`, err)
   }
 
-  private maybeRoll(bytes: number, maxTimestamp: number, lastOffset: number, now: number): Segment {
+  private maybeRoll(bytes: number, maxTimestamp: number, firstOffset: number, lastOffset: number, now: number): Segment {
     const active = this.activeSegment
     const size = active.size
     const full = size > 0 && size + bytes > this.cfg['segment.bytes']
     const old = size > 0 && active.timeWaitedForRoll(now, maxTimestamp) > this.cfg['segment.ms']
     const indexFull = active.offsetIndex.isFull() || active.timeIndex.isFull()
-    if (full || old || indexFull || active.cannotHold(lastOffset)) return this.roll()
+    // A follower's batch may start far past our end (the leader's log was compacted): a
+    // segment based at the log end could not index it, so the new one starts at the batch.
+    if (active.cannotHold(lastOffset)) return this.roll(firstOffset)
+    if (full || old || indexFull) return this.roll()
     return active
   }
 
-  /** Closes the active segment to appends (fsyncing it, as Kafka does on roll) and starts a new one at the log end offset. */
-  roll(): Segment {
+  /**
+   * Closes the active segment to appends (fsyncing it, as Kafka does on roll) and starts a new
+   * one at `baseOffset` (the log end offset unless a follower's batch starts past it). An
+   * empty active segment is replaced rather than kept.
+   */
+  roll(baseOffset = this.leo): Segment {
     this.ensureWritable()
     const active = this.activeSegment
-    if (active.size === 0 && active.baseOffset === this.leo) return active
+    if (active.size === 0 && active.baseOffset === baseOffset) return active
     try {
-      active.flush()
-      const seg = Segment.create(this.storage, this.dir, this.leo, settingsOf(this.cfg), this.clock.now())
+      if (active.size === 0) {
+        this.segs.pop()
+        active.delete()
+      } else {
+        active.flush()
+      }
+      const seg = Segment.create(this.storage, this.dir, baseOffset, settingsOf(this.cfg), this.clock.now())
       this.storage.syncDir(this.dir)
       this.segs.push(seg)
-      this.logger.debug(`${this.dir}: rolled new segment ${this.leo}`)
+      this.logger.debug(`${this.dir}: rolled new segment ${baseOffset}`)
       return seg
     } catch (err) {
+      if (this.segs.length === 0 || this.segs.at(-1) !== active) {
+        this.offlineReason = `roll failed with no active segment left (${describe(err)})`
+        this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
+      }
       throw new KafkaStorageError(`${this.dir}: roll failed: ${describe(err)}`, err)
     }
   }
@@ -538,9 +566,13 @@ export class PartitionLog {
       return
     }
     try {
+      const segmentsBefore = this.segs.length
       while (this.segs.length > 1 && this.activeSegment.baseOffset >= offset) {
         this.segs.pop()!.delete()
       }
+      // The removals are made durable before the truncation: a crash that kept the truncated
+      // segment but brought back the segments after it would leave a gap in the offsets.
+      if (this.segs.length < segmentsBefore) this.storage.syncDir(this.dir)
       this.activeSegment.truncateTo(offset)
       this.activeSegment.flush()
       this.storage.syncDir(this.dir)
@@ -736,7 +768,10 @@ export class PartitionLog {
     if (!(this.lso <= this.hw && this.hw <= this.leo)) {
       throw new Error(`invariant: log start offset ${this.lso} ≤ high watermark ${this.hw} ≤ log end offset ${this.leo} broken in ${this.dir}`)
     }
-    if (this.activeSegment.nextOffset !== this.leo) {
+    // An empty active segment may start past the log end: a follower rolled to a batch far
+    // ahead, and that batch's append failed; the follower's retry appends it there.
+    const active = this.activeSegment
+    if (active.nextOffset !== this.leo && !(active.size === 0 && active.baseOffset > this.leo)) {
       throw new Error(`invariant: active segment ends at ${this.activeSegment.nextOffset}, log end offset is ${this.leo} in ${this.dir}`)
     }
   }

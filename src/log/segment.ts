@@ -194,7 +194,9 @@ export class Segment {
       this.maxTimestampSoFar = maxTimestamp
       this.offsetOfMaxTimestampSoFar = lastOffset
     }
-    if (this.bytesSinceLastIndexEntry > this.settings.indexIntervalBytes) {
+    // One append of several batches may add several entries: once an index is full the rest are
+    // skipped (the index is sparse: a lookup walks a little further) and the next append rolls.
+    if (this.bytesSinceLastIndexEntry > this.settings.indexIntervalBytes && !this.offsetIndex.isFull() && !this.timeIndex.isFull()) {
       this.offsetIndex.append(lastOffset, position)
       this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar)
       this.bytesSinceLastIndexEntry = 0
@@ -410,9 +412,12 @@ export class Segment {
   /**
    * Takes back a failed append: the file is cut to its size before it (a write that failed
    * partway may have landed some bytes) and index entries for the lost offsets dropped.
+   * The cut is fsynced: unsynced, a power loss could keep the failed write's bytes and drop
+   * the cut, and whole batches of an append that failed would come back after a restart.
    */
   undoAppend(sizeBefore: number, nextOffsetBefore: number): void {
     this.file.truncate(sizeBefore)
+    this.file.sync()
     this.offsetIndex.truncateTo(nextOffsetBefore)
     this.timeIndex.truncateTo(nextOffsetBefore)
     this.loadTail()

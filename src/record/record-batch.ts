@@ -199,7 +199,7 @@ export function buildRecordBatch(records: readonly RecordInput[], options: Recor
   let lastOffsetDelta = n > 0 ? offsetDelta : 0
   if (options.lastOffsetDelta !== undefined) {
     if (options.lastOffsetDelta < lastOffsetDelta || options.lastOffsetDelta > INT32_MAX) {
-      throw new RangeError(`lastOffsetDelta ${options.lastOffsetDelta} is below the last record's offset delta ${lastOffsetDelta}`)
+      throw new RangeError(`lastOffsetDelta ${options.lastOffsetDelta} must lie between the last record's offset delta ${lastOffsetDelta} and 2^31-1`)
     }
     lastOffsetDelta = options.lastOffsetDelta
   }

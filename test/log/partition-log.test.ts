@@ -394,3 +394,22 @@ t.test('works on the real file system with Kafka\'s layout', async (t) => {
   t.ok(names.includes('leader-epoch-checkpoint'))
   t.equal(dec.decode(storage.readFile(`${dir}/orders-3/leader-epoch-checkpoint`)!), '0\n1\n0 0\n')
 })
+
+t.test('a follower batch far past the log end starts a segment of its own', async (t) => {
+  const storage = new SimStorage()
+  const log = open(storage, '/d/t-0', new ManualClock())
+  log.append(batch(1, 'a', 1000, { baseOffset: 0 }), { assignOffsets: false })
+  const far = 0x90000000
+  log.append(batch(2, 'far', 1000, { baseOffset: far }), { assignOffsets: false })
+  t.equal(log.logEndOffset, far + 2)
+  t.same(log.segments.map((s) => s.baseOffset), [0, far])
+  t.same(values(log.read(far, 1000).records), [`${far}:far-0`, `${far + 1}:far-1`])
+  log.flush()
+  storage.restart()
+  const again = open(storage, '/d/t-0', new ManualClock(), {}, { recoveryPoint: 0 })
+  t.equal(again.logEndOffset, far + 2, 'recovery keeps it')
+  // An empty active segment is replaced, not left behind.
+  const fresh = open(new SimStorage(), '/d/t-1', new ManualClock())
+  fresh.append(batch(1, 'x', 1000, { baseOffset: far }), { assignOffsets: false })
+  t.same(fresh.segments.map((s) => s.baseOffset), [far])
+})

@@ -339,5 +339,5 @@ export function lz4Decompress(bytes: Uint8Array): Uint8Array {
       corrupt(`frame declares ${contentSize} bytes of content but holds ${dp - frameStart}`)
     }
   } while (sp < len)
-  return out.length === dp ? out : out.subarray(0, dp)
+  return out.subarray(0, dp)
 }
