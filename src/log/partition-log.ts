@@ -478,7 +478,8 @@ export class PartitionLog {
     for (let i = this.segmentIndexFor(fromOffset); i < this.segs.length; i++) {
       const seg = this.segs[i]!
       if (seg.baseOffset >= maxOffset) break
-      const maxPosition = seg.nextOffset <= maxOffset ? seg.size : (seg.translateOffset(maxOffset)?.position ?? seg.size)
+      // maxOffset falls inside this segment only at a batch boundary (a high watermark always does).
+      const maxPosition = seg.nextOffset <= maxOffset ? seg.size : seg.translateOffset(maxOffset)!.position
       const got = seg.read(fromOffset, maxBytes, maxPosition, minOneBatch, options.buffer)
       if (got) {
         if (got.bytes.length === 0) return empty

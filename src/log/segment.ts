@@ -275,61 +275,48 @@ export class Segment {
    * sequential consumer's next offset is usually exactly an indexed batch.
    */
   read(startOffset: number, maxBytes: number, maxPosition: number, minOneBatch: boolean, buffer?: Uint8Array): { bytes: Uint8Array; first: BatchLocation; nextOffset: number } | null {
-    const from = this.offsetIndex.lookup(startOffset).position
-    if (from >= maxPosition) return null
-    const want = Math.min(maxPosition - from, Math.max(maxBytes, HEADER_WALK_CHUNK_BYTES))
-    const buf = buffer && buffer.length >= want ? buffer : allocUnsafe(want)
-    const got = this.file.readInto(buf, 0, want, from)
-    const dv = new DataView(buf.buffer, buf.byteOffset, got)
-    let pos = 0
-    let first: BatchLocation | null = null
-    while (pos + BATCH_HEADER_SIZE <= got) {
-      const size = dv.getInt32(pos + 8) + LOG_OVERHEAD
-      const baseOffset = Number(dv.getBigInt64(pos))
-      const lastOffset = baseOffset + dv.getInt32(pos + 23)
-      if (lastOffset >= startOffset) {
-        first = { position: from + pos, baseOffset, lastOffset, maxTimestamp: Number(dv.getBigInt64(pos + 35)), size, partitionLeaderEpoch: dv.getInt32(pos + 12) }
-        break
+    let from = this.offsetIndex.lookup(startOffset).position
+    let need = 0
+    for (;;) {
+      if (from >= maxPosition) return null
+      const want = Math.min(maxPosition - from, Math.max(maxBytes, HEADER_WALK_CHUNK_BYTES, need))
+      const buf = buffer && buffer.length >= want ? buffer : allocUnsafe(want)
+      const got = this.file.readInto(buf, 0, want, from)
+      const dv = new DataView(buf.buffer, buf.byteOffset, got)
+      let pos = 0
+      let first: BatchLocation | null = null
+      while (pos + BATCH_HEADER_SIZE <= got) {
+        const size = dv.getInt32(pos + 8) + LOG_OVERHEAD
+        const baseOffset = Number(dv.getBigInt64(pos))
+        const lastOffset = baseOffset + dv.getInt32(pos + 23)
+        if (lastOffset >= startOffset) {
+          first = { position: from + pos, baseOffset, lastOffset, maxTimestamp: Number(dv.getBigInt64(pos + 35)), size, partitionLeaderEpoch: dv.getInt32(pos + 12) }
+          break
+        }
+        pos += size
       }
-      pos += size
+      if (!first) {
+        // The target lies past what this read covered (large batches in between): go on from there.
+        from += pos
+        continue
+      }
+      if (first.size > maxBytes && !minOneBatch) return { bytes: new Uint8Array(0), first, nextOffset: first.baseOffset }
+      if (pos + first.size > got) {
+        // The first batch is not whole in what was read: read again, starting with it.
+        from = first.position
+        need = first.size
+        continue
+      }
+      let end = pos + first.size
+      let nextOffset = first.lastOffset + 1
+      while (end + BATCH_HEADER_SIZE <= got) {
+        const size = dv.getInt32(end + 8) + LOG_OVERHEAD
+        if (end + size > got || end + size - pos > maxBytes) break
+        nextOffset = Number(dv.getBigInt64(end)) + dv.getInt32(end + 23) + 1
+        end += size
+      }
+      return { bytes: buf.subarray(pos, end), first, nextOffset }
     }
-    if (!first) {
-      // The target lies past what one read covered (a huge batch in between): walk to it.
-      if (from + pos >= maxPosition) return null
-      first = this.translateOffset(startOffset, from + pos)
-      if (!first || first.position >= maxPosition) return null
-      return this.readWhole(first, maxBytes, maxPosition, minOneBatch, buffer)
-    }
-    if (first.size > maxBytes && !minOneBatch) return { bytes: new Uint8Array(0), first, nextOffset: first.baseOffset }
-    if (pos + first.size > got) return this.readWhole(first, maxBytes, maxPosition, minOneBatch, buffer === buf ? undefined : buffer)
-    let end = pos + first.size
-    let nextOffset = first.lastOffset + 1
-    while (end + BATCH_HEADER_SIZE <= got) {
-      const size = dv.getInt32(end + 8) + LOG_OVERHEAD
-      if (end + size > got || end + size - pos > maxBytes) break
-      nextOffset = Number(dv.getBigInt64(end)) + dv.getInt32(end + 23) + 1
-      end += size
-    }
-    return { bytes: buf.subarray(pos, end), first, nextOffset }
-  }
-
-  /** Reads from a located first batch: whole batches within maxBytes (the first one always, when minOneBatch). */
-  private readWhole(first: BatchLocation, maxBytes: number, maxPosition: number, minOneBatch: boolean, buffer?: Uint8Array): { bytes: Uint8Array; first: BatchLocation; nextOffset: number } {
-    if (first.size > maxBytes) {
-      if (!minOneBatch) return { bytes: new Uint8Array(0), first, nextOffset: first.baseOffset }
-      return { bytes: this.readBytes(first.position, first.size, buffer), first, nextOffset: first.lastOffset + 1 }
-    }
-    const bytes = this.readBytes(first.position, Math.min(maxPosition - first.position, maxBytes), buffer)
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    let end = 0
-    let nextOffset = first.baseOffset
-    while (end + LOG_OVERHEAD <= bytes.length) {
-      const size = dv.getInt32(end + 8) + LOG_OVERHEAD
-      if (end + size > bytes.length) break
-      nextOffset = Number(dv.getBigInt64(end)) + dv.getInt32(end + 23) + 1
-      end += size
-    }
-    return { bytes: bytes.subarray(0, end), first, nextOffset }
   }
 
   /** `length` bytes at `position`, into `buffer` when it is large enough (else a new one). */

@@ -12,8 +12,11 @@
 // against the scenario's history. Every failure names its seed and crash point and the
 // command that replays only that case:
 //   CRASH_SEED=<s> CRASH_POINT=<n> npx tap --allow-incomplete-coverage test/log/crash-points.test.ts
-// CRASH_SEED alone runs every crash point of that seed (exhaustively); CRASH_SEEDS and
-// CRASH_POINTS_PER_SEED widen the default sample.
+// CRASH_SEED alone runs every crash point of that seed (exhaustively); CRASH_SEEDS,
+// CRASH_COMPACTION_SEEDS and CRASH_POINTS_PER_SEED widen the default sample (20 + 6 seeds,
+// 75 points each). Seeds from 1000 on run a compacted topic with cleanLog steps (half of
+// their points fall inside cleanLog). CRASH_DEBUG=1 prints what the reopened data directory
+// holds; CRASH_TRACE=1 prints each step of the crash-free run.
 //
 // The second half injects disk faults (ENOSPC, EIO, plain and partial writes) into appends,
 // rolls and checkpoint writes, and checks that the append fails with a KafkaStorageError and
@@ -25,8 +28,7 @@ import { cleanLog } from '../../src/log/log-cleaner.ts'
 import { LogManager } from '../../src/log/log-manager.ts'
 import type { PartitionLog } from '../../src/log/partition-log.ts'
 import { StorageError } from '../../src/log/storage.ts'
-import { iterateRecordBatches, type RecordBatch } from '../../src/record/record-batch.ts'
-import { buildRecordBatch } from '../../src/record/record-batch.ts'
+import { buildRecordBatch, iterateRecordBatches, type RecordBatch } from '../../src/record/record-batch.ts'
 import type { RecordInput } from '../../src/record/record.ts'
 import { ManualClock } from '../../src/runtime/clock.ts'
 import { RecordingLogger } from '../../src/runtime/logger.ts'
@@ -733,8 +735,8 @@ function crashPointsFor(seed: number, trace: Trace, count: number): number[] {
 
 const onlySeed = envInt('CRASH_SEED')
 const onlyPoint = envInt('CRASH_POINT')
-const seedCount = envInt('CRASH_SEEDS') ?? 16
-const pointsPerSeed = envInt('CRASH_POINTS_PER_SEED') ?? 70
+const seedCount = envInt('CRASH_SEEDS') ?? 20
+const pointsPerSeed = envInt('CRASH_POINTS_PER_SEED') ?? 75
 
 /** Runs the crash points of `seeds`; every failure names its seed, point and replay command. */
 async function crashPoints(t: Test, seeds: number[]): Promise<number> {
@@ -775,7 +777,7 @@ async function crashPoints(t: Test, seeds: number[]): Promise<number> {
 }
 
 const seedsFrom = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i)
-const compactionSeedCount = envInt('CRASH_COMPACTION_SEEDS') ?? 4
+const compactionSeedCount = envInt('CRASH_COMPACTION_SEEDS') ?? 6
 let totalPoints = 0
 
 if (onlySeed === null || onlySeed < COMPACTION_SEEDS) {
@@ -968,9 +970,7 @@ t.test('EIO during an append', async (t) => {
       const probe = batches(r, c.count)
       const partial = c.partial === 'first-batch' ? probe.sizes[0]! : c.partial
       r.storage.injectFault({ op: 'append', path: /\.log$/, code: 'EIO', times: 1, partial })
-      // Replays the same batches: the rig's random source is rewound by building them again.
       const e = (() => {
-        const leo = r.log.logEndOffset
         try {
           r.log.append(probe.bytes, { leaderEpoch: 0 })
         } catch (err) {
@@ -1082,6 +1082,7 @@ t.test('faults while writing checkpoints', async (t) => {
       r.log.deleteRecordsBefore(12)
       r.storage.injectFault(fault)
       const err = t.throws(() => r.manager.checkpoint(), `the checkpoint write fails (${name})`) as Error
+      t.ok(err instanceof StorageError || err instanceof KafkaStorageError, `with a storage error (${err?.name})`)
       t.match(err?.message, new RegExp(fault.code), `saying so: ${err?.message}`)
       t.match(err?.message, fault.op === 'syncDir' ? DATA : /checkpoint/, 'and naming the file (or the directory)')
       t.equal(r.log.offline, null, 'the log stays online')

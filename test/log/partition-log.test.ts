@@ -413,3 +413,110 @@ t.test('a follower batch far past the log end starts a segment of its own', asyn
   fresh.append(batch(1, 'x', 1000, { baseOffset: far }), { assignOffsets: false })
   t.same(fresh.segments.map((s) => s.baseOffset), [far])
 })
+
+t.test('defaults, config changes and the offset metadata of a position', async (t) => {
+  const log = PartitionLog.open({ storage: new SimStorage(), dir: '/d/t-0', clock: new ManualClock() })
+  t.equal(log.config['segment.bytes'], 1 << 30, 'Kafka\'s defaults without a config')
+  log.setConfig(logConfig({ 'segment.bytes': 300 }))
+  t.equal(log.config['segment.bytes'], 300)
+  for (let i = 0; i < 6; i++) log.append(batch(3))
+  const second = log.segments[1]!
+  t.same(log.offsetMetadata(second.baseOffset + 1), { segmentBaseOffset: second.baseOffset, position: 0 })
+  t.same(log.offsetMetadata(0), { segmentBaseOffset: 0, position: 0 })
+  t.equal(log.offsetMetadata(18), null, 'at the log end: nowhere yet')
+  log.updateHighWatermark(18)
+  log.deleteRecordsBefore(4)
+  t.throws(() => log.offsetMetadata(3), OffsetOutOfRangeError)
+  log.close()
+  log.close()
+})
+
+t.test('a read bounded by the high watermark across a gap in offsets', async (t) => {
+  const log = open(new SimStorage(), '/d/t-0', new ManualClock(), { 'segment.bytes': 100 })
+  log.append(batch(2, 'a', 1000, { baseOffset: 0 }), { assignOffsets: false })
+  log.append(batch(2, 'b', 1000, { baseOffset: 10 }), { assignOffsets: false })
+  log.append(batch(2, 'c', 1000, { baseOffset: 12 }), { assignOffsets: false })
+  t.same(log.segments.map((s) => s.baseOffset), [0, 2, 12], 'a roll starts at the log end; the gap lies inside segment 2')
+  t.equal(log.read(5, 1000, { maxOffset: 10 }).records.length, 0, 'nothing below the bound after the gap')
+  t.equal(log.read(5, 1000, { maxOffset: 12 }).records.length, batch(2, 'b').length)
+  t.same(values(log.read(5, 1000).records), ['10:b-0', '11:b-1'], 'a read ends at its segment\'s end, as in Kafka')
+})
+
+t.test('a middle segment found corrupt in a full scan drops what follows it', async (t) => {
+  const storage = new SimStorage()
+  const cfg = { 'segment.bytes': 300 }
+  const log = open(storage, '/d/t-0', new ManualClock(), cfg)
+  for (let i = 0; i < 10; i++) log.append(batch(3, `m${i}`))
+  log.close()
+  const bases = log.segments.map((s) => s.baseOffset)
+  t.ok(bases.length >= 4)
+  // Flip a byte inside the second segment's first batch.
+  const file = storage.open(`/d/t-0/${segmentFileName(bases[1]!, '.log')}`)
+  const b = new Uint8Array(1)
+  file.readInto(b, 0, 1, 70)
+  b[0]! ^= 0xff
+  file.writeAt(b, 70)
+  file.close()
+  const logger = new RecordingLogger()
+  const again = open(storage, '/d/t-0', new ManualClock(), cfg, { recoveryPoint: 0, logger })
+  t.equal(again.logEndOffset, bases[1])
+  t.same(readAll(again), readAll(again).slice(0, bases[1]))
+  const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => l.message)
+  t.match(warnings[0], /recovery truncated segment/)
+  t.equal(warnings.filter((w) => /recovery deleted segment/.test(w)).length, bases.length - 2)
+})
+
+t.test('storage failures in roll and full truncation', async (t) => {
+  const storage = new SimStorage()
+  const log = open(storage, '/d/t-0', new ManualClock(), { 'segment.bytes': 100 })
+  log.append(batch(2))
+  storage.injectFault({ op: 'open', path: /\.log$/, code: 'EIO', times: 1 })
+  t.throws(() => log.append(batch(2)), { name: 'KafkaStorageError', message: /roll failed: EIO/ })
+  t.equal(log.offline, null, 'the old active segment is still there')
+  t.equal(log.append(batch(2)).firstOffset, 2)
+
+  // Rolling away from an empty active segment deletes it first: if the new one then
+  // cannot be created, no active segment is left and the log goes offline.
+  const empty = open(new SimStorage(), '/d/t-1', new ManualClock())
+  const emptyStorage = (empty as unknown as { storage: SimStorage }).storage
+  emptyStorage.injectFault({ op: 'open', path: /\.log$/, code: 'EIO', times: 1 })
+  t.throws(() => empty.append(batch(1, 'x', 1000, { baseOffset: 0x90000000 }), { assignOffsets: false }), KafkaStorageError)
+  t.match(empty.offline, /no active segment left/)
+
+  const full = open(new SimStorage(), '/d/t-2', new ManualClock())
+  full.append(batch(2))
+  const fullStorage = (full as unknown as { storage: SimStorage }).storage
+  fullStorage.injectFault({ op: 'open', code: 'ENOSPC', times: 1 })
+  t.throws(() => full.truncateFullyAndStartAt(100), { name: 'KafkaStorageError', message: /truncation to start at 100 failed/ })
+  t.match(full.offline, /full truncation failed/)
+})
+
+t.test('replacing segments checks they are consecutive and not active', async (t) => {
+  const log = open(new SimStorage(), '/d/t-0', new ManualClock(), { 'segment.bytes': 100 })
+  for (let i = 0; i < 4; i++) log.append(batch(2))
+  const [a, , c] = log.segments
+  t.throws(() => log.replaceSegments([a!, c!], a!.baseOffset), /consecutive/)
+  t.throws(() => log.replaceSegments([log.activeSegment], log.activeSegment.baseOffset), /not the active segment/)
+})
+
+t.test('invariants fail loudly', async (t) => {
+  const log = open(new SimStorage(), '/d/t-0', new ManualClock())
+  log.append(batch(2))
+  const inner = log as unknown as { hw: number; leo: number; checkInvariants(): void }
+  inner.hw = 5
+  t.throws(() => inner.checkInvariants(), /invariant: log start offset 0 ≤ high watermark 5 ≤ log end offset 2/)
+  inner.hw = 0
+  inner.leo = 1
+  t.throws(() => inner.checkInvariants(), /invariant: active segment ends at 2, log end offset is 1/)
+})
+
+t.test('an error that is not an Error is still described', async (t) => {
+  const storage = new SimStorage()
+  const log = open(storage, '/d/t-0', new ManualClock())
+  const realOpen = storage.open.bind(storage)
+  storage.open = (path, options) => {
+    if (path.endsWith('.log')) throw 'disk on fire' // eslint-disable-line no-throw-literal
+    return realOpen(path, options)
+  }
+  t.throws(() => log.truncateFullyAndStartAt(5), { message: /disk on fire/ })
+})
