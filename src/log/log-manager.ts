@@ -20,6 +20,7 @@ import {
   REPLICATION_OFFSET_CHECKPOINT,
   type TopicPartitionOffset,
 } from './checkpoint-file.ts'
+import { KafkaStorageError } from './errors.ts'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.ts'
 import { PartitionLog } from './partition-log.ts'
 import { joinPath, mkdirpDurable, type Storage } from './storage.ts'
@@ -164,9 +165,16 @@ export class LogManager {
   checkpoint(): void {
     const collect = (pick: (log: PartitionLog) => number): TopicPartitionOffset[] =>
       this.all().filter((e) => !e.log.offline).map((e) => ({ topic: e.topic, partition: e.partition, offset: pick(e.log) }))
-    OffsetCheckpointFile.write(this.storage, joinPath(this.dataDir, RECOVERY_POINT_OFFSET_CHECKPOINT), collect((l) => l.recoveryPoint))
-    OffsetCheckpointFile.write(this.storage, joinPath(this.dataDir, LOG_START_OFFSET_CHECKPOINT), collect((l) => l.logStartOffset))
-    OffsetCheckpointFile.write(this.storage, joinPath(this.dataDir, REPLICATION_OFFSET_CHECKPOINT), collect((l) => l.highWatermark))
+    const write = (name: string, entries: TopicPartitionOffset[]) => {
+      try {
+        OffsetCheckpointFile.write(this.storage, joinPath(this.dataDir, name), entries)
+      } catch (err) {
+        throw new KafkaStorageError(`${this.dataDir}: writing ${name} failed: ${err instanceof Error ? err.message : String(err)}`, err)
+      }
+    }
+    write(RECOVERY_POINT_OFFSET_CHECKPOINT, collect((l) => l.recoveryPoint))
+    write(LOG_START_OFFSET_CHECKPOINT, collect((l) => l.logStartOffset))
+    write(REPLICATION_OFFSET_CHECKPOINT, collect((l) => l.highWatermark))
   }
 
   /** Retention over every log (the broker's `log.retention.check.interval.ms` timer calls this). */

@@ -249,8 +249,15 @@ export class PartitionLog {
       this.storage.syncDir(this.dir)
     }
     this.leo = this.activeSegment.nextOffset
-    if (this.epochsUnreadable) this.rebuildEpochs()
     this.lso = Math.min(Math.max(options.logStartOffset ?? 0, this.segs[0]!.baseOffset), this.leo)
+    // The cache is truncated from the start at once on DeleteRecords, the log start offset
+    // checkpoint only later: after a crash in between, the cache may start past the log start.
+    const earliest = this.epochs.earliestEntry()
+    if (!this.epochsUnreadable && earliest && earliest.startOffset > this.lso && this.lso < this.leo) {
+      this.logger.warn(`${this.dir}: ${LEADER_EPOCH_CHECKPOINT} starts at ${earliest.startOffset}, past the log start offset ${this.lso}; rebuilding it from the batches`)
+      this.epochsUnreadable = true
+    }
+    if (this.epochsUnreadable) this.rebuildEpochs()
     this.epochs.truncateFromEnd(this.leo)
     this.epochs.truncateFromStart(this.lso)
     this.hw = Math.min(Math.max(options.highWatermark ?? 0, this.lso), this.leo)
@@ -438,12 +445,24 @@ export class PartitionLog {
     this.ensureWritable()
     const active = this.activeSegment
     if (active.size === 0 && active.baseOffset === baseOffset) return active
+    if (active.size > 0) {
+      try {
+        active.flush()
+      } catch (err) {
+        // A failed fsync may have dropped dirty pages that a retry would call durable
+        // ("fsyncgate"): take the log offline, as Kafka takes the log directory offline.
+        this.offlineReason = `fsync on roll failed (${describe(err)})`
+        this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
+        throw new KafkaStorageError(`${this.dir}: roll failed: ${describe(err)}`, err)
+      }
+      // Every earlier segment was fsynced when it rolled: all of the log is durable now.
+      this.recovery = this.leo
+      this.unflushedMessages = 0
+    }
     try {
       if (active.size === 0) {
         this.segs.pop()
         active.delete()
-      } else {
-        active.flush()
       }
       const seg = Segment.create(this.storage, this.dir, baseOffset, settingsOf(this.cfg), this.clock.now())
       this.storage.syncDir(this.dir)
@@ -451,13 +470,14 @@ export class PartitionLog {
       this.logger.debug(`${this.dir}: rolled new segment ${baseOffset}`)
       return seg
     } catch (err) {
-      if (this.segs.length === 0 || this.segs.at(-1) !== active) {
+      if (this.segs.at(-1) !== active) {
         this.offlineReason = `roll failed with no active segment left (${describe(err)})`
         this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
       }
       throw new KafkaStorageError(`${this.dir}: roll failed: ${describe(err)}`, err)
     }
   }
+
 
   // ---------------------------------------------------------------- read
 

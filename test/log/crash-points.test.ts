@@ -1027,14 +1027,14 @@ function fillUntilRoll(r: Rig): { bytes: Uint8Array; recs: Rec[] } {
 }
 
 t.test('faults while rolling a segment', async (t) => {
-  const faults: { name: string; fault: Fault }[] = [
+  const faults: { name: string; fault: Fault; offline?: boolean }[] = [
     { name: 'ENOSPC creating the new .log', fault: { op: 'open', path: /\.log$/, code: 'ENOSPC', times: 1 } },
     { name: 'EIO creating the new .index', fault: { op: 'open', path: /\.index$/, code: 'EIO', times: 1 } },
     { name: 'EIO creating the new .timeindex', fault: { op: 'open', path: /\.timeindex$/, code: 'EIO', times: 1 } },
-    { name: 'EIO fsyncing the old segment', fault: { op: 'sync', path: /\.log$/, code: 'EIO', times: 1 } },
+    { name: 'EIO fsyncing the old segment', fault: { op: 'sync', path: /\.log$/, code: 'EIO', times: 1 }, offline: true },
     { name: 'EIO syncing the directory', fault: { op: 'syncDir', path: FAULT_DIR, code: 'EIO', times: 1 } },
   ]
-  for (const { name, fault } of faults) {
+  for (const { name, fault, offline } of faults) {
     await t.test(name, async (t) => {
       const r = rig()
       const first = fillUntilRoll(r)
@@ -1053,6 +1053,13 @@ t.test('faults while rolling a segment', async (t) => {
       t.match((error as Error)?.message, new RegExp(`roll failed: ${fault.code}`), `saying so: ${(error as Error)?.message}`)
       t.equal(r.log.segments.length, segments, 'no new segment')
       holdsExactly(t, r.log, r.acked, 'after the failed roll')
+      if (offline) {
+        // A failed fsync is not retried ("fsyncgate"): the log stays offline until a restart.
+        t.match(r.log.offline, /fsync on roll failed/)
+        t.throws(() => r.log.append(next.bytes, { leaderEpoch: 0 }), /log offline/)
+        checkRestarts(t, r, `a failed roll (${name})`)
+        return
+      }
       checkRestarts(t, r, `a failed roll (${name})`)
       r.log.append(next.bytes, { leaderEpoch: 0 })
       r.acked.push(...next.recs)

@@ -549,11 +549,13 @@ export class Reader {
     const at = this.need(8, 'int64', field)
     const hi = this.view.getInt32(at)
     const lo = this.view.getUint32(at + 4)
-    if (hi > 0x1fffff || hi < -0x200000) {
+    // Within these bounds of the high half the sum is exact; -2^53 itself is not safe.
+    const v = hi * TWO_POW_32 + lo
+    if (hi > 0x1fffff || hi < -0x200000 || !Number.isSafeInteger(v)) {
       this.pos = at
       this.fail(`int64 ${this.view.getBigInt64(at)} is not a safe integer`, field)
     }
-    return hi * TWO_POW_32 + lo
+    return v
   }
 
   float64(field?: string): number {
