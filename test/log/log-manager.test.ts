@@ -242,3 +242,25 @@ t.test('an offline log keeps the clean-shutdown marker from being written', asyn
   manager.close()
   t.notOk(storage.exists(`/data/${CLEAN_SHUTDOWN_MARKER}`), 'the next start scans')
 })
+
+t.test('a crash between DeleteRecords and the checkpoint: the epoch cache is rebuilt', async (t) => {
+  const storage = new SimStorage()
+  const clock = new ManualClock()
+  const cfg = logConfig({ 'segment.bytes': 200 })
+  const manager = LogManager.open({ storage, dataDir: '/data', clock, defaultConfig: cfg })
+  const log = manager.getOrCreate('t', 0)
+  for (let i = 0; i < 4; i++) log.append(buildRecordBatch([0, 1, 2, 3, 4].map((j) => ({ value: enc.encode(`${i}-${j}`) }))), { leaderEpoch: 0 })
+  log.flush()
+  log.updateHighWatermark(log.logEndOffset)
+  manager.checkpoint()
+  const secondBase = log.segments[1]!.baseOffset
+  log.deleteRecordsBefore(secondBase + 2)
+  t.same(log.leaderEpochCache.entries(), [{ epoch: 0, startOffset: secondBase + 2 }])
+  storage.restart() // the log start offset checkpoint still says 0
+  const logger = new RecordingLogger()
+  const again = LogManager.open({ storage, dataDir: '/data', clock, logger, defaultConfig: cfg })
+  const reopened = again.get('t', 0)!
+  t.ok(reopened.logStartOffset < secondBase + 2)
+  t.equal(reopened.leaderEpochCache.epochForOffset(reopened.logStartOffset), 0)
+  t.match(logger.text(), /starts at \d+, past the log start offset \d+; rebuilding it/)
+})
