@@ -48,3 +48,8 @@ export class InvalidRecordError extends LogError {
 export class UnexpectedAppendOffsetError extends LogError {
   constructor(message: string) { super('UnexpectedAppendOffsetError', -1, false, message) }
 }
+
+/** The message of anything thrown, for one-line log and error messages. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

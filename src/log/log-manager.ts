@@ -20,7 +20,7 @@ import {
   REPLICATION_OFFSET_CHECKPOINT,
   type TopicPartitionOffset,
 } from './checkpoint-file.ts'
-import { KafkaStorageError } from './errors.ts'
+import { errorMessage, KafkaStorageError } from './errors.ts'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.ts'
 import { PartitionLog } from './partition-log.ts'
 import { joinPath, mkdirpDurable, type Storage } from './storage.ts'
@@ -169,7 +169,7 @@ export class LogManager {
       try {
         OffsetCheckpointFile.write(this.storage, joinPath(this.dataDir, name), entries)
       } catch (err) {
-        throw new KafkaStorageError(`${this.dataDir}: writing ${name} failed: ${err instanceof Error ? err.message : String(err)}`, err)
+        throw new KafkaStorageError(`${this.dataDir}: writing ${name} failed: ${errorMessage(err)}`, err)
       }
     }
     write(RECOVERY_POINT_OFFSET_CHECKPOINT, collect((l) => l.recoveryPoint))

@@ -18,7 +18,7 @@ import { ATTRIBUTES, BatchHeader, describeBatchProblem, MAX_TIMESTAMP, scanBatch
 import { batchRecordTimestamps } from '../record/record-batch.ts'
 import type { Clock } from '../runtime/clock.ts'
 import { type Logger, silentLogger } from '../runtime/logger.ts'
-import { CorruptRecordError, InvalidRecordError, KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors.ts'
+import { CorruptRecordError, errorMessage, InvalidRecordError, KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors.ts'
 import { LEADER_EPOCH_CHECKPOINT, LeaderEpochCache } from './leader-epoch-cache.ts'
 import { compacts, DEFAULT_LOG_CONFIG, deletes, type LogConfig } from './log-config.ts'
 import { type BatchLocation, INDEX_SUFFIX, LOG_SUFFIX, parseSegmentFileName, Segment, type SegmentSettings, TIME_INDEX_SUFFIX } from './segment.ts'
@@ -287,7 +287,7 @@ export class PartitionLog {
       seg.loadTail(active)
       return null
     } catch (err) {
-      return describe(err)
+      return errorMessage(err)
     }
   }
 
@@ -392,7 +392,7 @@ export class PartitionLog {
       } catch (err) {
         // The batches are in the log but the caller is told the append failed: no more appends
         // (a retry would duplicate them), as Kafka takes the log directory offline.
-        this.offlineReason = `flush after an append failed (${describe(err)})`
+        this.offlineReason = `flush after an append failed (${errorMessage(err)})`
         this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
         throw err
       }
@@ -417,10 +417,10 @@ export class PartitionLog {
       segment.undoAppend(sizeBefore, nextBefore)
       this.epochs.truncateFromEnd(nextBefore)
     } catch (undoErr) {
-      this.offlineReason = `append failed (${describe(err)}) and could not be undone (${describe(undoErr)})`
+      this.offlineReason = `append failed (${errorMessage(err)}) and could not be undone (${errorMessage(undoErr)})`
       this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
     }
-    throw new KafkaStorageError(`${this.dir}: append failed: ${describe(err)}`, err)
+    throw new KafkaStorageError(`${this.dir}: append failed: ${errorMessage(err)}`, err)
   }
 
   private maybeRoll(bytes: number, maxTimestamp: number, firstOffset: number, lastOffset: number, now: number): Segment {
@@ -451,9 +451,9 @@ export class PartitionLog {
       } catch (err) {
         // A failed fsync may have dropped dirty pages that a retry would call durable
         // ("fsyncgate"): take the log offline, as Kafka takes the log directory offline.
-        this.offlineReason = `fsync on roll failed (${describe(err)})`
+        this.offlineReason = `fsync on roll failed (${errorMessage(err)})`
         this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
-        throw new KafkaStorageError(`${this.dir}: roll failed: ${describe(err)}`, err)
+        throw new KafkaStorageError(`${this.dir}: roll failed: ${errorMessage(err)}`, err)
       }
       // Every earlier segment was fsynced when it rolled: all of the log is durable now.
       this.recovery = this.leo
@@ -471,10 +471,10 @@ export class PartitionLog {
       return seg
     } catch (err) {
       if (this.segs.at(-1) !== active) {
-        this.offlineReason = `roll failed with no active segment left (${describe(err)})`
+        this.offlineReason = `roll failed with no active segment left (${errorMessage(err)})`
         this.logger.error(`${this.dir}: log offline: ${this.offlineReason}`)
       }
-      throw new KafkaStorageError(`${this.dir}: roll failed: ${describe(err)}`, err)
+      throw new KafkaStorageError(`${this.dir}: roll failed: ${errorMessage(err)}`, err)
     }
   }
 
@@ -598,8 +598,8 @@ export class PartitionLog {
       this.activeSegment.flush()
       this.storage.syncDir(this.dir)
     } catch (err) {
-      this.offlineReason = `truncation failed (${describe(err)})`
-      throw new KafkaStorageError(`${this.dir}: truncation to ${offset} failed: ${describe(err)}`, err)
+      this.offlineReason = `truncation failed (${errorMessage(err)})`
+      throw new KafkaStorageError(`${this.dir}: truncation to ${offset} failed: ${errorMessage(err)}`, err)
     }
     this.leo = this.activeSegment.nextOffset
     this.epochs.truncateFromEnd(this.leo)
@@ -618,8 +618,8 @@ export class PartitionLog {
       this.segs.push(Segment.create(this.storage, this.dir, offset, settingsOf(this.cfg), this.clock.now()))
       this.storage.syncDir(this.dir)
     } catch (err) {
-      this.offlineReason = `full truncation failed (${describe(err)})`
-      throw new KafkaStorageError(`${this.dir}: truncation to start at ${offset} failed: ${describe(err)}`, err)
+      this.offlineReason = `full truncation failed (${errorMessage(err)})`
+      throw new KafkaStorageError(`${this.dir}: truncation to start at ${offset} failed: ${errorMessage(err)}`, err)
     }
     this.epochs.clear()
     this.leo = this.lso = this.hw = this.recovery = offset
@@ -676,7 +676,7 @@ export class PartitionLog {
       try {
         seg.delete()
       } catch (err) {
-        throw new KafkaStorageError(`${this.dir}: deleting segment ${seg.baseOffset} failed: ${describe(err)}`, err)
+        throw new KafkaStorageError(`${this.dir}: deleting segment ${seg.baseOffset} failed: ${errorMessage(err)}`, err)
       }
       this.segs.shift()
       n++
@@ -723,8 +723,8 @@ export class PartitionLog {
       for (const s of suffixes) this.storage.rename(path(cleanedBase, s) + SWAP_SUFFIX, path(cleanedBase, s))
       this.storage.syncDir(this.dir)
     } catch (err) {
-      this.offlineReason = `installing a compacted segment failed (${describe(err)})`
-      throw new KafkaStorageError(`${this.dir}: installing compacted segment ${cleanedBase} failed: ${describe(err)}`, err)
+      this.offlineReason = `installing a compacted segment failed (${errorMessage(err)})`
+      throw new KafkaStorageError(`${this.dir}: installing compacted segment ${cleanedBase} failed: ${errorMessage(err)}`, err)
     }
     const seg = Segment.open(this.storage, this.dir, cleanedBase, settingsOf(this.cfg), this.clock.now())
     seg.loadTail()
@@ -740,7 +740,7 @@ export class PartitionLog {
     try {
       for (let i = this.segmentIndexFor(this.recovery); i < this.segs.length; i++) this.segs[i]!.flush()
     } catch (err) {
-      throw new KafkaStorageError(`${this.dir}: flush failed: ${describe(err)}`, err)
+      throw new KafkaStorageError(`${this.dir}: flush failed: ${errorMessage(err)}`, err)
     }
     this.recovery = this.leo
     this.unflushedMessages = 0
@@ -808,9 +808,5 @@ function stampLogAppendTime(buf: Uint8Array, at: number, now: number): void {
   dv.setInt16(at + ATTRIBUTES, dv.getInt16(at + ATTRIBUTES) | TIMESTAMP_TYPE_LOG_APPEND)
   dv.setBigInt64(at + MAX_TIMESTAMP, BigInt(now))
   new BatchHeader(buf, at).updateCrc()
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 

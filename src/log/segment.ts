@@ -319,9 +319,9 @@ export class Segment {
     }
   }
 
-  /** `length` bytes at `position`, into `buffer` when it is large enough (else a new one). */
-  readBytes(position: number, length: number, buffer?: Uint8Array): Uint8Array {
-    const out = buffer && buffer.length >= length ? buffer.subarray(0, length) : allocUnsafe(length)
+  /** `length` bytes at `position`, in a buffer of their own. */
+  readBytes(position: number, length: number): Uint8Array {
+    const out = allocUnsafe(length)
     const n = this.file.readInto(out, 0, length, position)
     if (n !== length) throw new Error(`invariant: short read of ${this.path(LOG_SUFFIX)} at ${position} (${n} of ${length} bytes)`)
     return out
@@ -368,7 +368,9 @@ export class Segment {
         this.indexBatch(pos + at, lastOffset, h.maxTimestamp, h.sizeInBytes)
       })
       if (problem) break
-      if (scan.problem && !(scan.problem.kind === 'truncated' && pos + chunk.length < fileSize && scan.validEnd > 0)) {
+      // A chunk always starts with a batch it holds whole (see above), so a batch cut short by
+      // the chunk's end, with more file after it, is read again at the start of the next one.
+      if (scan.problem && !(scan.problem.kind === 'truncated' && pos + chunk.length < fileSize)) {
         problem = { ...scan.problem, at: pos + scan.problem.at }
       }
       pos += scan.validEnd

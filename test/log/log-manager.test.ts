@@ -264,3 +264,12 @@ t.test('a crash between DeleteRecords and the checkpoint: the epoch cache is reb
   t.equal(reopened.leaderEpochCache.epochForOffset(reopened.logStartOffset), 0)
   t.match(logger.text(), /starts at \d+, past the log start offset \d+; rebuilding it/)
 })
+
+t.test('a checkpoint that cannot be written says which file', async (t) => {
+  const storage = new SimStorage()
+  const manager = LogManager.open({ storage, dataDir: '/data', clock: new ManualClock() })
+  manager.getOrCreate('a', 0)
+  storage.injectFault({ op: 'rename', path: /log-start-offset-checkpoint/, code: 'EIO', times: 1 })
+  t.throws(() => manager.checkpoint(), { name: 'KafkaStorageError', message: /writing log-start-offset-checkpoint failed: EIO/ })
+  manager.checkpoint()
+})

@@ -443,15 +443,11 @@ export class Writer {
     }
     // In a sealed chunk: reserveInt32 never splits its 4 bytes across chunks.
     let base = 0
-    for (const c of this.done) {
-      if (at < base + c.length) {
-        new DataView(c.buffer, c.byteOffset, c.byteLength).setInt32(at - base, v)
-        return this
-      }
-      base += c.length
-    }
-    /* c8 ignore next */
-    throw new RangeError(`position ${at} was not reserved`)
+    let i = 0
+    while (at >= base + this.done[i]!.length) base += this.done[i++]!.length
+    const c = this.done[i]!
+    new DataView(c.buffer, c.byteOffset, c.byteLength).setInt32(at - base, v)
+    return this
   }
 
   /** The output as a list of byte arrays, in order (for a gathering socket write). */
@@ -565,7 +561,7 @@ export class Reader {
   /** An unsigned varint (at most 5 bytes, a uint32). */
   uvarint(field?: string): number {
     let v = 0
-    for (let shift = 0; shift < 35; shift += 7) {
+    for (let shift = 0; ; shift += 7) {
       if (this.pos >= this.end) this.fail('unsigned varint runs past the end', field)
       const b = this.source[this.pos++]!
       if (shift === 28) {
@@ -575,8 +571,6 @@ export class Reader {
       v |= (b & 0x7f) << shift
       if (b < 0x80) return v >>> 0
     }
-    /* c8 ignore next */
-    return this.fail('unreachable', field)
   }
 
   /** A zigzag varint (int32). */
@@ -588,15 +582,14 @@ export class Reader {
   /** A zigzag varlong (int64, at most 10 bytes). */
   varlong(field?: string): bigint {
     let u = 0n
-    for (let shift = 0n; shift < 70n; shift += 7n) {
+    for (let shift = 0n; ; shift += 7n) {
       if (this.pos >= this.end) this.fail('varlong runs past the end', field)
       const b = this.source[this.pos++]!
+      // The 10th byte holds the 64th bit only, so it ends the varlong.
       if (shift === 63n && b > 1) this.fail('varlong is longer than 10 bytes or above 64 bits', field)
       u |= BigInt(b & 0x7f) << shift
       if (b < 0x80) return (u >> 1n) ^ -(u & 1n)
     }
-    /* c8 ignore next */
-    return this.fail('unreachable', field)
   }
 
   uuid(field?: string): string {

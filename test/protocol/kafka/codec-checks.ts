@@ -131,37 +131,58 @@ function elementOf(f: FieldSchema): unknown {
   }
 }
 
+/** Every field reachable in `value` (through the first element of arrays of structs), with its path. */
+function* fieldPaths(fields: readonly FieldSchema[], version: number, value: Record<string, unknown>, path: (string | number)[] = []): Generator<[FieldSchema, (string | number)[]]> {
+  for (const f of fields) {
+    yield [f, [...path, f.name]]
+    if (f.type !== 'struct' || !inVersions(version, f.versions)) continue
+    const v = value[f.name]
+    if (f.array && Array.isArray(v) && v.length > 0) yield* fieldPaths(f.fields!, version, v[0] as Record<string, unknown>, [...path, f.name, 0])
+    else if (!f.array && v !== null && v !== undefined) yield* fieldPaths(f.fields!, version, v as Record<string, unknown>, [...path, f.name])
+  }
+}
+
+function withValue(input: Record<string, unknown>, path: (string | number)[], v: unknown): Record<string, unknown> {
+  const copy = structuredClone(input)
+  let o = copy as Record<string | number, unknown>
+  for (const p of path.slice(0, -1)) o = o[p] as Record<string | number, unknown>
+  o[path[path.length - 1]!] = v
+  return copy
+}
+
 /**
- * Encoder rules at `version`: a top-level field the version lacks is dropped when it is
- * ignorable or holds its default, and refused (ProtocolEncodeError) otherwise, as Kafka does;
- * null is refused where the version does not allow it; an unsupported version is refused.
+ * Encoder rules at `version`, for every field (nested ones too): a field the version lacks is
+ * dropped when it is ignorable or holds its default, and refused (ProtocolEncodeError)
+ * otherwise, as Kafka does; null is refused where the version does not allow it.
  */
 export function checkEncoderRules(c: MessageCodec, version: number): string[] {
   const problems: string[] = []
   const name = `${c.schema.name} v${version}`
   const base = sample(c.schema, version, rng(version), true)
   const baseBytes = hex(encode(c, version, base.input))
-  for (const f of c.schema.fields) {
+  for (const [f, path] of fieldPaths(c.schema.fields, version, base.input)) {
+    const at = `${name} ${path.join('.')}`
     if (inVersions(version, f.versions)) {
       const nullableSomewhere = f.nullableVersions !== null && f.nullableVersions[0] <= c.schema.versions[1] && f.nullableVersions[1] >= c.schema.versions[0]
       if (nullableSomewhere && !inVersions(version, f.nullableVersions)) {
         try {
-          encode(c, version, { ...base.input, [f.name]: null })
-          problems.push(`${name}: null in ${f.name} (not nullable at this version) was written`)
+          encode(c, version, withValue(base.input, path, null))
+          problems.push(`${at}: null (not nullable at this version) was written`)
         } catch (e) {
-          if (!(e instanceof ProtocolEncodeError)) problems.push(`${name}: null in ${f.name} threw ${String(e)}`)
+          if (!(e instanceof ProtocolEncodeError)) problems.push(`${at}: null threw ${String(e)}`)
         }
       }
       continue
     }
-    const withDefault = hex(encode(c, version, { ...base.input, [f.name]: defaultOf(f) }))
-    if (withDefault !== baseBytes) problems.push(`${name}: the default of ${f.name}, absent at this version, changed the bytes`)
+    const withDefault = hex(encode(c, version, withValue(base.input, path, defaultOf(f))))
+    if (withDefault !== baseBytes) problems.push(`${at}: its default, absent at this version, changed the bytes`)
     try {
-      const bytes = hex(encode(c, version, { ...base.input, [f.name]: nonDefault(f) }))
-      if (!f.ignorable) problems.push(`${name}: a value in ${f.name}, absent and not ignorable, was dropped silently`)
-      else if (bytes !== baseBytes) problems.push(`${name}: the ignorable ${f.name} changed the bytes`)
+      const bytes = hex(encode(c, version, withValue(base.input, path, nonDefault(f))))
+      if (!f.ignorable) problems.push(`${at}: a value, absent and not ignorable, was dropped silently`)
+      else if (bytes !== baseBytes) problems.push(`${at}: ignorable, but it changed the bytes`)
     } catch (e) {
-      if (f.ignorable || !(e instanceof ProtocolEncodeError)) problems.push(`${name}: ${f.name} (ignorable: ${f.ignorable}) threw ${String(e)}`)
+      if (f.ignorable || !(e instanceof ProtocolEncodeError)) problems.push(`${at} (ignorable: ${f.ignorable}) threw ${String(e)}`)
+      else if (!e.message.includes(`${c.schema.name} v${version}: ${f.name} is not in this version`)) problems.push(`${at}: message ${e.message}`)
     }
   }
   return problems

@@ -369,6 +369,14 @@ t.test('Writer growth, zero-copy chunks, reserved sizes', async (t) => {
   t.equal(all[5], 7)
   t.equal(all[5005], 2)
 
+  // A size reserved between two large arrays sits in the third chunk.
+  const g = new Writer()
+  g.int8(1).raw(big)
+  const mid = g.reserveInt32()
+  g.raw(big).patchInt32(mid, 77)
+  t.equal(g.chunks().length, 4)
+  t.equal(new Reader(g.finish(), mid).int32(), 77)
+
   const y = new Writer()
   y.raw(big)
   t.same(y.chunks(), [big], 'nothing before or after it')
