@@ -21,6 +21,7 @@ import {
   type TopicPartitionOffset,
 } from './checkpoint-file.ts'
 import { errorMessage, KafkaStorageError } from './errors.ts'
+import { cleanLog } from './log-cleaner.ts'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.ts'
 import { PartitionLog } from './partition-log.ts'
 import { joinPath, mkdirpDurable, type Storage } from './storage.ts'
@@ -182,6 +183,15 @@ export class LogManager {
     let deleted = 0
     for (const { log } of this.all()) if (!log.offline) deleted += log.deleteOldSegments()
     return deleted
+  }
+
+  /** Compaction over every log whose cleanup.policy includes compact (the broker's cleaner timer calls this). */
+  compactLogs(): number {
+    let segments = 0
+    for (const { log } of this.all()) {
+      if (!log.offline && log.compacted) segments += cleanLog(log, { now: this.clock.now(), logger: this.logger }).segmentsCleaned
+    }
+    return segments
   }
 
   /** Flushes the logs whose `flush.ms` has passed (the broker's flush timer calls this). */

@@ -273,3 +273,27 @@ t.test('a checkpoint that cannot be written says which file', async (t) => {
   t.throws(() => manager.checkpoint(), { name: 'KafkaStorageError', message: /writing log-start-offset-checkpoint failed: EIO/ })
   manager.checkpoint()
 })
+
+t.test('compaction runs over the compacted logs only', async (t) => {
+  const storage = new SimStorage()
+  const clock = new ManualClock(1_000_000)
+  const manager = LogManager.open({ storage, dataDir: '/data', clock })
+  const compacted = manager.getOrCreate('c', 0, logConfig({ 'cleanup.policy': 'compact', 'segment.bytes': 200 }))
+  const plain = manager.getOrCreate('p', 0, logConfig({ 'segment.bytes': 200 }))
+  for (const log of [compacted, plain]) {
+    for (let i = 0; i < 12; i++) log.append(buildRecordBatch([{ key: enc.encode('same'), value: enc.encode(`v${i}`), timestamp: clock.now() }]))
+    log.updateHighWatermark(log.logEndOffset)
+  }
+  const plainSize = plain.size
+  t.ok(manager.compactLogs() > 0)
+  t.equal(plain.size, plainSize, 'a delete-policy log is not compacted')
+  const values: string[] = []
+  let next = compacted.logStartOffset
+  while (next < compacted.logEndOffset) {
+    const got = compacted.read(next, 1 << 20)
+    for (const b of iterateRecordBatches(got.records)) for (const r of b.records) values.push(dec.decode(r.value!))
+    next = got.nextOffset
+  }
+  t.ok(values.length < 12, 'older values of the key are gone')
+  t.equal(values.at(-1), 'v11', 'the latest value stays')
+})
