@@ -34,7 +34,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 // The APIs peerlog implements, and their versions. ApiVersions advertises exactly these, so
 // widen a range here (then `npm run gen:kafka`) only together with the handler that serves it.
 // ---------------------------------------------------------------------------------------
-export const APIS: readonly { readonly api: string; readonly versions: readonly [number, number] }[] = [
+const APIS: readonly { readonly api: string; readonly versions: readonly [number, number] }[] = [
   { api: 'ApiVersions', versions: [0, 3] },
   { api: 'Metadata', versions: [0, 8] },
   { api: 'Produce', versions: [3, 8] },
@@ -115,7 +115,7 @@ interface Api {
 class SpecError extends Error {}
 
 /** Removes `//` comments outside strings. */
-export function stripComments(src: string): string {
+function stripComments(src: string): string {
   let out = ''
   let inString = false
   for (let i = 0; i < src.length; i++) {
@@ -182,7 +182,7 @@ interface RawMessage {
   commonStructs?: { name: string; versions: string; fields: RawField[] }[]
 }
 
-export function readSpec(path: string): RawMessage {
+function readSpec(path: string): RawMessage {
   return JSON.parse(stripComments(readFileSync(path, 'utf8'))) as RawMessage
 }
 
@@ -961,7 +961,7 @@ function emitCodecs(m: Message, out: string[]): void {
 
 function schemaLiteral(m: Message): string {
   const vr = (r: Range | null | undefined) => (r == null ? 'null' : `[${r.lo}, ${r.hi}]`)
-  const fieldLit = (s: Struct, f: Field, indent: string): string => {
+  const fieldLit = (f: Field, indent: string): string => {
     const parts = [
       `name: '${f.name}'`,
       `kafkaName: '${f.kafkaName}'`,
@@ -978,13 +978,12 @@ function schemaLiteral(m: Message): string {
     const d = defaultValueLiteral(f, m.name)
     if (d !== undefined) parts.push(`default: ${d}`)
     if (f.struct) {
-      const inner = typeFields(f.struct).map((c) => fieldLit(f.struct!, c, indent + '    '))
+      const inner = typeFields(f.struct).map((c) => fieldLit(c, indent + '    '))
       parts.push(`fields: [\n${inner.map((l) => `${indent}    ${l},`).join('\n')}\n${indent}  ]`)
     }
-    void s
     return `{\n${parts.map((p) => `${indent}  ${p},`).join('\n')}\n${indent}}`
   }
-  const fields = typeFields(m.root).map((f) => `    ${fieldLit(m.root, f, '    ')},`)
+  const fields = typeFields(m.root).map((f) => `    ${fieldLit(f, '    ')},`)
   return [
     `export const ${lowerFirst(m.name)}Schema: MessageSchema = {`,
     `  name: '${m.name}',`,
@@ -1208,7 +1207,7 @@ function errorCodesFile(csv: string): string {
 }
 
 /** The generated files (name → content) for the spec folder and table. */
-export function generate(
+function generate(
   specDir: string,
   options: { table?: readonly { api: string; versions: readonly [number, number] | null }[]; primitives?: string; schema?: string } = {},
 ): Map<string, string> {
@@ -1238,7 +1237,7 @@ export function generate(
 }
 
 /** Every API of the spec folder (files with an apiKey), at every valid version. */
-export function everyApi(specDir: string): { api: string; versions: null }[] {
+function everyApi(specDir: string): { api: string; versions: null }[] {
   const apis = new Set<string>()
   for (const f of readdirSync(specDir).sort()) {
     if (!f.endsWith('Request.json')) continue

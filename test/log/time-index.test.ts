@@ -1,8 +1,9 @@
+// What is the TimeIndex's own: its entry layout, maybeAppend rules, lookups, truncation points,
+// sanity checks and its early isFull. The file life it shares with the OffsetIndex (buffering,
+// reload, torn entries, reset, close, delete, open's checks) is tested in index-file.test.ts.
 import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { FsStorage } from '../../src/log/fs-storage.ts'
-import type { Storage, StorageFile } from '../../src/log/storage.ts'
-import { StorageError } from '../../src/log/storage.ts'
 import { TimeIndex } from '../../src/log/time-index.ts'
 
 const storage = new FsStorage()
@@ -26,16 +27,9 @@ function openIn(t: Test, maxIndexBytes = 1200, content?: Uint8Array) {
 }
 
 t.test('an empty time index', async (t) => {
-  const { path, index } = openIn(t)
-  t.equal(index.entries, 0)
-  t.equal(index.baseOffset, BASE)
+  const { index } = openIn(t)
   t.same(index.lastEntry, { timestamp: -1, offset: BASE })
   t.same(index.lookup(T0), { timestamp: -1, offset: BASE })
-  t.equal(index.sizeInBytes, 0)
-  t.equal(index.isFull(), false)
-  t.equal(index.sanityCheck(), null)
-  t.equal(index.path, path)
-  t.equal(readFileSync(path).length, 0, 'open creates the file')
   index.maybeAppend(-1, -1)
   t.equal(index.entries, 0, 'a segment with no timestamp yet appends (NO_TIMESTAMP, -1): nothing lands')
   index.close()
@@ -87,28 +81,15 @@ t.test('maybeAppend keeps timestamps increasing and offsets from going back', as
   empty.close()
 })
 
-t.test('the file holds big-endian int64 timestamp / int32 relative offset, written on flush', async (t) => {
+t.test('the file holds big-endian int64 timestamp / int32 relative offset', async (t) => {
   const { path, index } = openIn(t)
   index.maybeAppend(0x01020304050607, 1000 + 0x0a0b0c0d)
-  t.equal(readFileSync(path).length, 0, 'appends are buffered')
   index.flush()
   t.same([...readFileSync(path)], [0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13])
-  index.flush()
-  index.maybeAppend(0x01020304050608, 1000 + 0x0a0b0c0e)
-  index.sync()
-  t.equal(readFileSync(path).length, 24)
   index.close()
-})
-
-t.test('appends reach the file once 4 KiB are pending', async (t) => {
-  const { path, index } = openIn(t, 1 << 20)
-  for (let i = 1; i < 342; i++) index.maybeAppend(T0 + i, BASE + i)
-  t.equal(readFileSync(path).length, 0)
-  index.maybeAppend(T0 + 342, BASE + 342)
-  t.equal(readFileSync(path).length, 342 * 12)
-  index.maybeAppend(T0 + 343, BASE + 343)
-  index.close()
-  t.equal(readFileSync(path).length, 343 * 12, 'close flushes the rest')
+  const again = TimeIndex.open(storage, path, BASE, 1200)
+  t.same(again.lastEntry, { timestamp: 0x01020304050607, offset: 1000 + 0x0a0b0c0d }, 'and reads it back')
+  again.close()
 })
 
 t.test('lookups over many entries (the arrays grow)', async (t) => {
@@ -126,35 +107,17 @@ t.test('lookups over many entries (the arrays grow)', async (t) => {
   index.close()
 })
 
-t.test('reload from disk', async (t) => {
+t.test('the reloaded last entry still guards monotonicity', async (t) => {
   const { path, index } = openIn(t)
   index.maybeAppend(T0 + 100, 1010)
   index.maybeAppend(T0 + 200, 1020)
   index.close()
-  index.close()
   const again = TimeIndex.open(storage, path, BASE, 1200)
-  t.equal(again.entries, 2)
-  t.equal(again.sanityCheck(), null)
   t.same(again.lastEntry, { timestamp: T0 + 200, offset: 1020 })
-  t.same(again.lookup(T0 + 150), { timestamp: T0 + 100, offset: 1010 })
   again.maybeAppend(T0 + 150, 1030)
-  t.equal(again.entries, 2, 'the reloaded last entry still guards monotonicity')
+  t.equal(again.entries, 2, 'a smaller timestamp adds nothing')
   t.throws(() => again.maybeAppend(T0 + 300, 1019), /goes back/)
   again.close()
-})
-
-t.test('a torn last entry is left out and reported, then trimmed', async (t) => {
-  const torn = entryBytes([T0 + 100, 10], [T0 + 200, 20]).subarray(0, 20)
-  const { path, index } = openIn(t, 1200, torn)
-  t.equal(index.entries, 1)
-  t.same(index.lastEntry, { timestamp: T0 + 100, offset: 1010 })
-  t.match(index.sanityCheck(), /size 20 is not a multiple of 12/)
-  index.flush()
-  t.equal(readFileSync(path).length, 12)
-  t.equal(index.sanityCheck(), null)
-  index.maybeAppend(T0 + 200, 1020)
-  index.close()
-  t.same([...readFileSync(path)], [...entryBytes([T0 + 100, 10], [T0 + 200, 20])])
 })
 
 t.test('sanityCheck explains what is wrong with a garbled time index', async (t) => {
@@ -168,17 +131,14 @@ t.test('sanityCheck explains what is wrong with a garbled time index', async (t)
     ['a preallocated, zero-filled tail', entryBytes([T0, 10], [0, 0]), /entry 1: timestamp 0 does not increase/],
   ]
   for (const [name, bytes, reason] of cases) {
-    const { path, index } = openIn(t, 1200, bytes)
+    const { index } = openIn(t, 1200, bytes)
     t.match(index.sanityCheck(), reason, name)
-    index.reset()
-    t.equal(index.sanityCheck(), null, `${name}: reset gives a sound, empty index`)
-    t.equal(readFileSync(path).length, 0)
     index.close()
   }
 })
 
 t.test('truncateTo removes entries at and after an offset', async (t) => {
-  const { path, index } = openIn(t)
+  const { index } = openIn(t)
   const fill = () => {
     index.reset()
     index.maybeAppend(T0 + 100, 1010)
@@ -207,12 +167,8 @@ t.test('truncateTo removes entries at and after an offset', async (t) => {
   index.truncateTo(0)
   t.equal(index.entries, 0, 'below the base offset')
   fill()
-  index.truncateTo(1025)
-  t.equal(readFileSync(path).length, 0, 'truncating pending entries touches no file')
   index.flush()
-  t.equal(readFileSync(path).length, 36)
   index.truncateTo(1020)
-  t.equal(readFileSync(path).length, 12, 'truncating flushed entries cuts the file')
   index.maybeAppend(T0 + 150, 1015)
   t.same(index.lastEntry, { timestamp: T0 + 150, offset: 1015 }, 'a truncated index takes smaller timestamps again')
   index.close()
@@ -235,59 +191,4 @@ t.test('isFull keeps the last slot for the entry appended on roll (as Kafka)', a
   t.equal(none.index.isFull(), true, 'no room for a single entry')
   t.throws(() => none.index.maybeAppend(T0, 1001), /full time index/)
   none.index.close()
-})
-
-t.test('a closed time index refuses changes; delete removes the file', async (t) => {
-  const { path, index } = openIn(t)
-  index.maybeAppend(T0, 1010)
-  index.close()
-  t.same(index.lookup(T0), { timestamp: T0, offset: 1010 }, 'lookups are served from memory')
-  t.throws(() => index.maybeAppend(T0 + 1, 1020), /is closed/)
-  t.throws(() => index.flush(), /is closed/)
-  t.throws(() => index.sync(), /is closed/)
-  t.throws(() => index.truncateTo(1000), /is closed/)
-  t.throws(() => index.reset(), /is closed/)
-  t.throws(() => index.sanityCheck(), /is closed/)
-  index.delete()
-  t.equal(storage.exists(path), false)
-
-  const open = openIn(t)
-  open.index.maybeAppend(T0, 1010)
-  open.index.delete()
-  t.equal(storage.exists(open.path), false, 'delete of an open index closes and removes it')
-})
-
-t.test('open validates its arguments and closes the file when loading fails', async (t) => {
-  const dir = t.testdir()
-  t.throws(() => TimeIndex.open(storage, `${dir}/a.timeindex`, -1, 1200), /invalid base offset -1/)
-  t.throws(() => TimeIndex.open(storage, `${dir}/a.timeindex`, 0.5, 1200), /invalid base offset/)
-  t.throws(() => TimeIndex.open(storage, `${dir}/a.timeindex`, 0, -12), /invalid max index size -12/)
-  t.throws(() => TimeIndex.open(storage, `${dir}/a.timeindex`, 0, 1.5), /invalid max index size/)
-  t.equal(storage.exists(`${dir}/a.timeindex`), false)
-
-  let closed = 0
-  const failing: Storage = Object.create(storage, {
-    open: {
-      value: (path: string): StorageFile => {
-        const file = storage.open(path, { create: true })
-        return {
-          path,
-          size: () => 12,
-          append: (d) => file.append(d),
-          writeAt: (d, p) => file.writeAt(d, p),
-          readInto: () => {
-            throw new StorageError('EIO', path, 'read failed')
-          },
-          truncate: (s) => file.truncate(s),
-          sync: () => file.sync(),
-          close: () => {
-            closed++
-            file.close()
-          },
-        }
-      },
-    },
-  })
-  t.throws(() => TimeIndex.open(failing, `${dir}/b.timeindex`, 0, 1200), { code: 'EIO' })
-  t.equal(closed, 1)
 })

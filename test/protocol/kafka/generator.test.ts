@@ -30,7 +30,7 @@ const files = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f
 t.test('the committed codecs are up to date, and generating is deterministic', { skip }, async (t) => {
   const check = gen(specs, '--check')
   t.equal(check.code, 0, `--check: ${check.stderr}`)
-  t.match(check.stdout, /13 files up to date/)
+  t.match(check.stdout, /files up to date/)
   const a = t.testdir()
   t.equal(gen(specs, '--out', a).code, 0)
   const first = files(a)
