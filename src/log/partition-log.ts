@@ -226,10 +226,7 @@ export class PartitionLog {
       this.epochs.truncateFromEnd(Math.max(prevEnd, base))
       const result = seg.recover(prevEnd)
       recoveredAny = true
-      for (const e of result.epochStarts) {
-        const latest = this.epochs.latestEpoch()
-        if (latest === null || e.epoch > latest) this.epochs.assign(e.epoch, e.startOffset)
-      }
+      for (const e of result.epochStarts) this.noteEpoch(e.epoch, e.startOffset)
       seg.flush()
       this.segs.push(seg)
       if (result.problem) {
@@ -265,13 +262,18 @@ export class PartitionLog {
     this.checkInvariants()
   }
 
+  /** A batch of `epoch` starts at `startOffset`: a newer epoch starts there (-1, no epoch, and older ones are ignored). */
+  private noteEpoch(epoch: number, startOffset: number): void {
+    const latest = this.epochs.latestEpoch()
+    if (epoch >= 0 && (latest === null || epoch > latest)) this.epochs.assign(epoch, startOffset)
+  }
+
   /** The epoch cache from the batches' headers alone (a header walk, no CRC): for an unreadable checkpoint. */
   private rebuildEpochs(): void {
     this.epochs.clear()
     for (const seg of this.segs) {
       seg.walk(0, seg.size, (b) => {
-        const latest = this.epochs.latestEpoch()
-        if (b.partitionLeaderEpoch >= 0 && (latest === null || b.partitionLeaderEpoch > latest)) this.epochs.assign(b.partitionLeaderEpoch, b.baseOffset)
+        this.noteEpoch(b.partitionLeaderEpoch, b.baseOffset)
         return true
       })
     }
@@ -377,10 +379,7 @@ export class PartitionLog {
     try {
       segment.append(records, batches)
       // Inside the try: a failed leader-epoch-checkpoint write takes the batches back too.
-      for (const b of batches) {
-        const latest = this.epochs.latestEpoch()
-        if (b.partitionLeaderEpoch >= 0 && (latest === null || b.partitionLeaderEpoch > latest)) this.epochs.assign(b.partitionLeaderEpoch, b.baseOffset)
-      }
+      for (const b of batches) this.noteEpoch(b.partitionLeaderEpoch, b.baseOffset)
     } catch (err) {
       this.undoAppend(segment, sizeBefore, nextBefore, err)
     }
