@@ -55,6 +55,12 @@ export interface MetadataImage {
   brokers: ReadonlyMap<number, BrokerImage>
   topics: ReadonlyMap<string, TopicImage>
   topicsById: ReadonlyMap<TopicId, TopicImage>
+  /**
+   * Dynamic broker config overrides (AlterConfigs on a broker resource), by resource name:
+   * '' for the cluster-wide default, '<node.id>' for one broker. Absent or empty when none.
+   * (Added after the first version of this contract; optional so existing literals still type.)
+   */
+  brokerConfigs?: ReadonlyMap<string, Readonly<Record<string, string>>>
 }
 
 export interface CreatableTopic {
