@@ -1,0 +1,181 @@
+/**
+ * startBroker — a whole single-node broker in one call, for a service or a test that embeds
+ * one (and for `peerlog broker start`):
+ *
+ *   const broker = await startBroker({ dataDir: './data', port: 0 })
+ *   // broker.address is 'host:port' (port 0 picked a free one); point any Kafka client at it
+ *   await broker.stop()
+ *
+ * It opens the LogManager over the data dir, binds the Kafka listener (its port is what the
+ * broker registers and advertises), opens the metadata service (the controller over
+ * `<dataDir>/__cluster_metadata-0`), starts the broker-node actor (which spawns a
+ * partition-replica actor per hosted partition) and then serves requests. `stop()` closes the
+ * listener and its connections, the metadata service, the actors, and the logs (cleanly:
+ * the next start skips recovery).
+ */
+import { randomBytes } from 'node:crypto'
+import { type BrokerNode, startBrokerNode } from '../../actors/broker-node/actor.ts'
+import { type BrokerSettings, topicLogConfig } from '../../actors/broker-node/topic-configs.ts'
+import { createMetadataService } from '../cluster/controller-metadata-service.ts'
+import type { MetadataService } from '../cluster/metadata.ts'
+import { errorMessage } from '../log/errors.ts'
+import { FsStorage } from '../log/fs-storage.ts'
+import { LogManager } from '../log/log-manager.ts'
+import type { Storage } from '../log/storage.ts'
+import type { BrokerContext } from '../protocol/kafka/handlers/context.ts'
+import { type KafkaListener, startKafkaListener } from '../protocol/kafka/listener.ts'
+import { Router } from '../protocol/kafka/router.ts'
+import { type Clock, systemClock } from '../runtime/clock.ts'
+import { type Logger, silentLogger } from '../runtime/logger.ts'
+import { type Random, SeededRandom } from '../sim/random.ts'
+import { type BrokerConfig, DEFAULT_BROKER_CONFIG } from './broker-config.ts'
+
+export interface StartBrokerOptions {
+  /** The data directory (default: config['log.dirs'], './data'). */
+  dataDir?: string
+  /** The port to listen on (default: from config.listeners, 9092); 0 picks a free port. */
+  port?: number
+  /** The address to bind (default: from config.listeners, 127.0.0.1). */
+  host?: string
+  /** Kafka broker settings by their names; the rest keep Kafka's defaults. */
+  config?: Partial<BrokerConfig>
+  logger?: Logger
+  clock?: Clock
+  /** Default: the real file system. */
+  storage?: Storage
+  /** Default: seeded from the OS's randomness. */
+  random?: Random
+  /** A metadata service to use instead of the controller over the data dir (tests). */
+  metadata?: MetadataService
+}
+
+export interface RunningBroker {
+  readonly host: string
+  readonly port: number
+  /** `host:port`, for a client's bootstrap servers. */
+  readonly address: string
+  readonly nodeId: number
+  readonly clusterId: string
+  /** The broker-node actor and the directory of its replica actors (for tests and fault injection). */
+  readonly node: BrokerNode
+  readonly metadata: MetadataService
+  /** Stops serving and closes everything; resolves when the logs are closed. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** `PLAINTEXT://host:port[,...]` → the first listener's host and port. */
+export function parseListener(listeners: string): { host: string; port: number } {
+  const first = listeners.split(',')[0]!.trim()
+  const m = /^(?:[A-Za-z0-9_]+:\/\/)?(\[[^\]]*\]|[^:]*):(\d+)$/.exec(first)
+  if (!m) throw new Error(`invalid listener '${first}': expected PLAINTEXT://host:port`)
+  const host = m[1]!.replace(/^\[|\]$/g, '')
+  return { host, port: Number(m[2]) }
+}
+
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const logger = options.logger ?? silentLogger
+  const clock = options.clock ?? systemClock
+  const storage = options.storage ?? new FsStorage()
+  const explicit = new Set(Object.keys(options.config ?? {}))
+  const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...options.config }
+  if (options.dataDir !== undefined) {
+    config['log.dirs'] = options.dataDir
+    explicit.add('log.dirs')
+  }
+  const configured = parseListener(config.listeners)
+  const bindHost = options.host ?? configured.host ?? '127.0.0.1'
+  const bindPort = options.port ?? configured.port
+  const dataDir = config['log.dirs']
+  const nodeId = config['node.id']
+
+  const cleanups: (() => Promise<void> | void)[] = []
+  const unwind = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c()
+      } catch (err) {
+        logger.warn(`while stopping: ${errorMessage(err)}`)
+      }
+    }
+  }
+  try {
+    const listener: KafkaListener = await startKafkaListener({
+      host: bindHost,
+      port: bindPort,
+      logger,
+      maxRequestBytes: config['socket.request.max.bytes'],
+      maxInFlightRequests: config['queued.max.requests'],
+      idleMs: config['connections.max.idle.ms'],
+    })
+    cleanups.push(() => listener.close())
+    config.listeners = `PLAINTEXT://${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${listener.port}`
+    const advertised = config['advertised.listeners']
+      ? parseListener(config['advertised.listeners'])
+      : { host: bindHost === '0.0.0.0' || bindHost === '::' || bindHost === '' ? '127.0.0.1' : bindHost, port: listener.port }
+    const settings: BrokerSettings = { config, explicit }
+
+    const logManager = LogManager.open({ storage, dataDir, clock, logger, defaultConfig: topicLogConfig(settings, {}, logger) })
+    let logsClosed = false
+    const closeLogs = () => {
+      if (!logsClosed) logManager.close()
+    }
+    cleanups.push(closeLogs)
+
+    let metadata: MetadataService
+    if (options.metadata) {
+      metadata = options.metadata
+    } else {
+      const random = options.random ?? new SeededRandom(randomBytes(4).readUInt32BE(0))
+      const service = await createMetadataService({ storage, dataDir, clock, random, logger, config, advertised, logManager })
+      cleanups.push(() => service.close())
+      metadata = service
+    }
+
+    const node = await startBrokerNode({ nodeId, settings, logManager, metadata, clock, logger })
+    // Unwound in reverse: the listener first, then the metadata service, then the node (which closes the logs).
+    const stopNode = async () => {
+      await node.stop()
+      logsClosed = true
+    }
+    cleanups.splice(cleanups.indexOf(closeLogs) + 1, 0, stopNode)
+
+    let watchIds = 0
+    const ctx: BrokerContext = {
+      nodeId,
+      settings,
+      metadata,
+      directory: node.directory,
+      logger,
+      clock,
+      advertised: () => advertised,
+      nextWatchId: () => ++watchIds,
+    }
+    listener.serve(new Router(ctx))
+    const clusterId = metadata.image().clusterId
+    logger.info(
+      `broker ${nodeId} started: listening on ${bindHost}:${listener.port} (advertised ${advertised.host}:${advertised.port}), data dir ${dataDir}, cluster id ${clusterId}, ` +
+        `${metadata.image().topics.size} topics, auto.create.topics.enable=${config['auto.create.topics.enable']}, num.partitions=${config['num.partitions']}`,
+    )
+
+    let stopping: Promise<void> | null = null
+    return {
+      host: advertised.host,
+      port: advertised.port,
+      address: `${advertised.host}:${advertised.port}`,
+      nodeId,
+      clusterId,
+      node,
+      metadata,
+      stop: () =>
+        (stopping ??= (async () => {
+          // Stop serving first, then unwind the rest (metadata service, node, logs).
+          await listener.close()
+          await unwind()
+          logger.info(`broker ${nodeId} stopped`)
+        })()),
+    }
+  } catch (err) {
+    await unwind()
+    throw err
+  }
+}
