@@ -2,7 +2,7 @@
 // Builds peerlog (plain JS, so it runs before anything is compiled):
 //   src/cli/main.ts -> dist/peerlog.mjs   the `peerlog` command, with a `#!/usr/bin/env node` line
 //   src/index.ts    -> dist/index.mjs     the library (package.json "exports")
-//   src/index.ts    -> dist/types/        its declarations (package.json "types"), by tsc
+//   src/index.ts    -> dist/types/src/    its declarations (package.json "types"), by tsc
 // The bundles are single ESM files that `node`, `deno run -A` and `bun` run as they are.
 // The declarations are what TypeScript users of the package see: pointing "types" at
 // src/index.ts would make their tsc check our sources, whose `.ts` import paths it
@@ -128,7 +128,9 @@ async function emitDeclarations(entry, typesDir) {
     emitDeclarationOnly: true,
     declarationMap: false,
     outDir: typesDir,
-    rootDir: join(root, 'src'),
+    // The repository root, not src/: the library imports actors/ too, and a file outside
+    // rootDir would have its declaration written beside its source.
+    rootDir: root,
   })
   let count = 0
   const result = program.emit(undefined, (file, text) => {
