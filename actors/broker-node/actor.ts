@@ -8,7 +8,9 @@
  * first, then LogManager.close() (flush, checkpoints, clean-shutdown marker).
  */
 import { dispatch, query, type Ref, spawn, start, stop as stopActor } from 'nact'
+import type { BrokerSettings } from '../../src/broker/broker-config.ts'
 import type { MetadataService } from '../../src/cluster/metadata.ts'
+import { minInsyncReplicas, partitionLogConfig } from '../../src/cluster/topic-configs.ts'
 import { errorMessage } from '../../src/log/errors.ts'
 import type { LogManager } from '../../src/log/log-manager.ts'
 import type { Clock } from '../../src/runtime/clock.ts'
@@ -18,7 +20,6 @@ import { spawnPartitionReplica } from '../partition-replica/actor.ts'
 import { ReplicaDirectory } from './directory.ts'
 import type { BrokerNodeMessage, BrokerTimer } from './messages.ts'
 import { type BrokerNodeEffect, type BrokerNodeState, initialState, partitionKey, step } from './state.ts'
-import { type BrokerSettings, minInsyncReplicas, topicLogConfig } from './topic-configs.ts'
 
 /** Restarts of one replica allowed within RESTART_WINDOW_MS before it is left stopped. */
 export const RESTART_LIMIT_COUNT = 10
@@ -74,8 +75,8 @@ export async function startBrokerNode(options: BrokerNodeOptions): Promise<Broke
           partition: h.partition,
           nodeId,
           image: h.image,
-          minInsyncReplicas: minInsyncReplicas(settings, h.configs),
-          config: topicLogConfig(settings, h.configs, logger),
+          minInsyncReplicas: minInsyncReplicas(h.configs, settings, e.metadata),
+          config: partitionLogConfig(h.configs, settings, e.metadata, logger),
         }, deps)
         directory.set(h.topic, h.partition, ref)
         return
@@ -84,8 +85,9 @@ export async function startBrokerNode(options: BrokerNodeOptions): Promise<Broke
         const h = e.hosted
         const ref = directory.get(h.topic, h.partition)
         if (!ref) return
-        const msg: ReplicaMessage = { type: 'update', partition: h.image, minInsyncReplicas: minInsyncReplicas(settings, h.configs) }
-        if (e.configsChanged) msg.config = topicLogConfig(settings, h.configs, logger)
+        const msg: ReplicaMessage = { type: 'update', partition: h.image, minInsyncReplicas: minInsyncReplicas(h.configs, settings, e.metadata) }
+        // The replica applies it to its log (PartitionLog.setConfig).
+        if (e.configsChanged) msg.config = partitionLogConfig(h.configs, settings, e.metadata, logger)
         dispatch(ref, msg)
         return
       }

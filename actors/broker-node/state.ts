@@ -2,7 +2,8 @@
  * The broker-node state machine: pure and synchronous. It decides which partition replicas
  * this node hosts from each metadata image (a partition whose replicas include this node),
  * and what to do when the image changes: spawn a replica for a new partition, update one
- * whose leader, epoch, ISR or topic configs changed, stop one that moved away, and stop and
+ * whose leader, epoch, ISR or configs changed (the topic's, or the dynamic broker configs that
+ * apply to this node: AlterConfigs on broker resource "" or "<node.id>"), stop one that moved away, and stop and
  * delete the log of one whose topic was deleted (gone from the image, or recreated under a
  * new topic id). Logs on disk that no image mentions are left alone: only an observed
  * deletion removes data.
@@ -28,11 +29,14 @@ export interface BrokerNodeState {
   readonly stopped: boolean
   /** The offset of the last image applied (images only move forward). */
   readonly imageOffset: number
+  /** The dynamic broker configs of the last image that apply to this node (cluster-wide, then this node's). */
+  readonly brokerConfigs: Readonly<Record<string, string>>
 }
 
 export type BrokerNodeEffect =
-  | { type: 'spawn-replica'; hosted: HostedPartition }
-  | { type: 'update-replica'; hosted: HostedPartition; configsChanged: boolean }
+  /** `metadata`: the image the replica's configs resolve against (with its dynamic broker configs). */
+  | { type: 'spawn-replica'; hosted: HostedPartition; metadata: MetadataImage }
+  | { type: 'update-replica'; hosted: HostedPartition; configsChanged: boolean; metadata: MetadataImage }
   | { type: 'stop-replica'; topic: string; partition: number }
   | { type: 'delete-log'; topic: string; partition: number }
   | { type: 'log'; level: 'info' | 'warn'; message: string }
@@ -50,7 +54,7 @@ export function partitionKey(topic: string, partition: number): string {
 }
 
 export function initialState(nodeId: number): BrokerNodeState {
-  return { nodeId, hosted: new Map(), stopped: false, imageOffset: -1 }
+  return { nodeId, hosted: new Map(), stopped: false, imageOffset: -1, brokerConfigs: {} }
 }
 
 function sameConfigs(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -95,6 +99,8 @@ function handle(state: BrokerNodeState, msg: BrokerNodeMessage, effects: BrokerN
 }
 
 function applyImage(state: BrokerNodeState, image: MetadataImage, effects: BrokerNodeEffect[]): BrokerNodeState {
+  const brokerConfigs = { ...image.brokerConfigs?.get(''), ...image.brokerConfigs?.get(String(state.nodeId)) }
+  const brokerConfigsChanged = !sameConfigs(state.brokerConfigs, brokerConfigs)
   const hosted = new Map<string, HostedPartition>()
   for (const topic of image.topics.values()) {
     for (const p of topic.partitions) {
@@ -119,14 +125,14 @@ function applyImage(state: BrokerNodeState, image: MetadataImage, effects: Broke
       effects.push({ type: 'log', level: 'info', message: `partition ${key} no longer has a replica on node ${state.nodeId}` })
       continue
     }
-    const configsChanged = !sameConfigs(old.configs, now.configs)
-    if (configsChanged || !samePartition(old.image, now.image)) effects.push({ type: 'update-replica', hosted: now, configsChanged })
+    const configsChanged = brokerConfigsChanged || !sameConfigs(old.configs, now.configs)
+    if (configsChanged || !samePartition(old.image, now.image)) effects.push({ type: 'update-replica', hosted: now, configsChanged, metadata: image })
   }
   const created = new Map<string, number>()
   for (const [key, h] of hosted) {
     const old = state.hosted.get(key)
     if (old && old.topicId === h.topicId) continue
-    effects.push({ type: 'spawn-replica', hosted: h })
+    effects.push({ type: 'spawn-replica', hosted: h, metadata: image })
     created.set(h.topic, (created.get(h.topic) ?? 0) + 1)
   }
   for (const [topic, n] of created) {
@@ -134,7 +140,7 @@ function applyImage(state: BrokerNodeState, image: MetadataImage, effects: Broke
     const existed = [...state.hosted.values()].some((h) => h.topic === topic && h.topicId === t.topicId)
     effects.push({ type: 'log', level: 'info', message: existed ? `topic ${topic}: ${n} partitions added (now ${t.partitions.length})` : `topic ${topic} (${t.topicId}) with ${t.partitions.length} partitions hosted here` })
   }
-  return { ...state, hosted }
+  return { ...state, hosted, brokerConfigs }
 }
 
 function checkInvariants(before: BrokerNodeState, after: BrokerNodeState): void {

@@ -53,3 +53,10 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   'offsets.topic.num.partitions': 50,
   'queued.max.requests': 500,
 } satisfies BrokerConfig)
+
+/** The broker's static settings, and which of them were given explicitly (a file, --set, startBroker's `config`). */
+export interface BrokerSettings {
+  config: Readonly<BrokerConfig>
+  /** Keys given explicitly: DescribeConfigs reports them as STATIC_BROKER_CONFIG, the rest as DEFAULT_CONFIG. */
+  explicit: ReadonlySet<string>
+}

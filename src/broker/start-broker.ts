@@ -15,9 +15,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { type BrokerNode, startBrokerNode } from '../../actors/broker-node/actor.ts'
-import { type BrokerSettings, topicLogConfig } from '../../actors/broker-node/topic-configs.ts'
 import { createMetadataService } from '../cluster/controller-metadata-service.ts'
 import type { MetadataService } from '../cluster/metadata.ts'
+import { partitionLogConfig } from '../cluster/topic-configs.ts'
 import { errorMessage } from '../log/errors.ts'
 import { FsStorage } from '../log/fs-storage.ts'
 import { LogManager } from '../log/log-manager.ts'
@@ -28,7 +28,7 @@ import { Router } from '../protocol/kafka/router.ts'
 import { type Clock, systemClock } from '../runtime/clock.ts'
 import { type Logger, silentLogger } from '../runtime/logger.ts'
 import { type Random, SeededRandom } from '../sim/random.ts'
-import { type BrokerConfig, DEFAULT_BROKER_CONFIG } from './broker-config.ts'
+import { type BrokerConfig, type BrokerSettings, DEFAULT_BROKER_CONFIG } from './broker-config.ts'
 
 export interface StartBrokerOptions {
   /** The data directory (default: config['log.dirs'], './data'). */
@@ -114,7 +114,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       : { host: bindHost === '0.0.0.0' || bindHost === '::' || bindHost === '' ? '127.0.0.1' : bindHost, port: listener.port }
     const settings: BrokerSettings = { config, explicit }
 
-    const logManager = LogManager.open({ storage, dataDir, clock, logger, defaultConfig: topicLogConfig(settings, {}, logger) })
+    const logManager = LogManager.open({ storage, dataDir, clock, logger, defaultConfig: partitionLogConfig({}, settings, undefined, logger) })
     let logsClosed = false
     const closeLogs = () => {
       if (!logsClosed) logManager.close()

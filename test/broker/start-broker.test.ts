@@ -126,6 +126,19 @@ t.test('a broker that the generated codecs, as a client, use end to end', async 
   t.equal(ac.responses[0]!.errorCode, ErrorCode.NONE)
   const dc2 = await c.request(ApiKey.DescribeConfigs, 2, { resources: [{ resourceType: 2, resourceName: 'c', configurationKeys: ['retention.ms'] }], includeSynonyms: false })
   t.match(dc2.results[0]!.configs, [{ name: 'retention.ms', value: '120000' }])
+  // A dynamic broker config (AlterConfigs on broker resource ""): DescribeConfigs reports it, with its synonyms.
+  const ab = await c.request(ApiKey.AlterConfigs, 1, { resources: [{ resourceType: 4, resourceName: '', configs: [{ name: 'log.retention.bytes', value: '123456789' }] }], validateOnly: false })
+  t.equal(ab.responses[0]!.errorCode, ErrorCode.NONE)
+  const dc3 = await c.request(ApiKey.DescribeConfigs, 2, {
+    resources: [{ resourceType: 2, resourceName: 'c', configurationKeys: ['retention.bytes', 'retention.ms'] }, { resourceType: 4, resourceName: '1', configurationKeys: ['log.retention.bytes', 'num.partitions'] }],
+    includeSynonyms: true,
+  })
+  t.same(dc3.results[0]!.configs.map((x) => [x.name, x.value, x.configSource, x.isDefault, x.readOnly, x.synonyms.map((y) => [y.name, y.value, y.source])]), [
+    ['retention.bytes', '123456789', 3, false, false, [['log.retention.bytes', '123456789', 3], ['log.retention.bytes', '-1', 5]]],
+    ['retention.ms', '120000', 1, false, false, [['retention.ms', '120000', 1], ['log.retention.ms', '604800000', 5]]],
+  ])
+  t.same(dc3.results[1]!.configs.map((x) => [x.name, x.value, x.configSource, x.readOnly]), [['log.retention.bytes', '123456789', 3, false], ['num.partitions', '1', 4, true]])
+  t.equal((await c.request(ApiKey.AlterConfigs, 1, { resources: [{ resourceType: 4, resourceName: '', configs: [] }], validateOnly: false })).responses[0]!.errorCode, ErrorCode.NONE)
   const cp = await c.request(ApiKey.CreatePartitions, 1, { topics: [{ name: 'c', count: 5, assignments: null }], timeoutMs: 5000, validateOnly: false })
   t.equal(cp.results[0]!.errorCode, ErrorCode.NONE)
   t.equal((await metadata(c, ['c'])).topics[0]!.partitions.length, 5)

@@ -41,3 +41,19 @@ t.test('timers run until stopped; stop stops every replica', async (t) => {
   t.same(step(s, { type: 'timer', timer: 'flush' }, 0).effects, [])
   t.equal(step(s, { type: 'metadata', image: image(9, topic('b', 'B', 1)) }, 0).state.hosted.size, 0)
 })
+
+t.test('a change of the dynamic broker configs for this node updates every replica with its configs', async (t) => {
+  const withBroker = (offset: number, configs: [string, Record<string, string>][]): MetadataImage => ({ ...image(offset, topic('a', 'A', 2)), brokerConfigs: new Map(configs) })
+  let s = step(initialState(1), { type: 'metadata', image: withBroker(1, []) }, 0).state
+  let r = step(s, { type: 'metadata', image: withBroker(2, [['', { 'log.retention.ms': '5' }]]) }, 0)
+  t.same(types(r.effects), ['update-replica', 'update-replica'])
+  t.match(r.effects[0], { configsChanged: true, metadata: { offset: 2 } })
+  s = r.state
+  r = step(s, { type: 'metadata', image: withBroker(3, [['', { 'log.retention.ms': '5' }], ['2', { 'log.retention.ms': '9' }]]) }, 0)
+  t.same(r.effects, [], "another node's overrides change nothing here")
+  s = r.state
+  r = step(s, { type: 'metadata', image: withBroker(4, [['', { 'log.retention.ms': '5' }], ['1', { 'log.retention.ms': '9' }]]) }, 0)
+  t.same(types(r.effects), ['update-replica', 'update-replica'])
+  r = step(r.state, { type: 'metadata', image: withBroker(5, []) }, 0)
+  t.same(types(r.effects), ['update-replica', 'update-replica'], 'overrides removed')
+})

@@ -1,10 +1,11 @@
 /**
- * DescribeConfigs (topic: every topic config with its effective value and source — topic
- * override, static broker config, or default; broker: this broker's settings) and
- * AlterConfigs (decided by the metadata service).
+ * DescribeConfigs (topic: every topic config with its effective value, source and synonyms —
+ * topic override, dynamic broker config for this broker or for all, static broker config, or
+ * default; broker: this broker's settings with their dynamic overrides), resolved by
+ * src/cluster/topic-configs.ts, and AlterConfigs (decided by the metadata service).
  */
 import type { AlterConfigsResource, ConfigResourceType } from '../../../cluster/metadata.ts'
-import { ConfigSource, resolveTopicConfigs } from '../../../../actors/broker-node/topic-configs.ts'
+import { ConfigSource, describeBrokerConfigs, type ResolvedConfig, resolveTopicConfigs } from '../../../cluster/topic-configs.ts'
 import { ErrorCode } from '../error-codes.ts'
 import type {
   AlterConfigsRequest,
@@ -26,36 +27,32 @@ function resourceType(code: number): ConfigResourceType | null {
 function describeOne(ctx: BrokerContext, r: DescribeConfigsRequest['resources'][number], includeSynonyms: boolean): DescribeConfigsResultInput {
   const base = { resourceType: r.resourceType, resourceName: r.resourceName }
   const wanted = r.configurationKeys === null || r.configurationKeys.length === 0 ? null : new Set(r.configurationKeys)
-  const keep = (name: string) => wanted === null || wanted.has(name)
+  const entry = (c: ResolvedConfig): DescribeConfigsResourceResultInput => ({
+    name: c.name,
+    value: c.value,
+    readOnly: c.readOnly,
+    isDefault: c.source === ConfigSource.DEFAULT_CONFIG,
+    configSource: c.source,
+    isSensitive: false,
+    synonyms: includeSynonyms ? c.synonyms : [],
+  })
+  const answer = (configs: ResolvedConfig[]): DescribeConfigsResultInput => ({
+    ...base,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    configs: configs.filter((c) => wanted === null || wanted.has(c.name)).map(entry),
+  })
+  const image = ctx.metadata.image()
   if (r.resourceType === ResourceType.TOPIC) {
-    const topic = ctx.metadata.image().topics.get(r.resourceName)
+    const topic = image.topics.get(r.resourceName)
     if (!topic) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${r.resourceName} does not exist`, configs: [] }
-    const configs: DescribeConfigsResourceResultInput[] = resolveTopicConfigs(ctx.settings, topic.configs)
-      .filter((c) => keep(c.name))
-      .map((c) => ({
-        name: c.name,
-        value: c.value,
-        readOnly: false,
-        isDefault: c.source === ConfigSource.DEFAULT_CONFIG,
-        configSource: c.source,
-        isSensitive: false,
-        synonyms: includeSynonyms ? [{ name: c.source === ConfigSource.DYNAMIC_TOPIC_CONFIG ? c.name : c.synonym, value: c.value, source: c.source }] : [],
-      }))
-    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
+    return answer(resolveTopicConfigs(topic.configs, ctx.settings, image))
   }
   if (r.resourceType === ResourceType.BROKER) {
     if (r.resourceName !== '' && r.resourceName !== String(ctx.nodeId)) {
       return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unexpected broker id, expected ${ctx.nodeId} or empty string, but received ${r.resourceName}`, configs: [] }
     }
-    const configs: DescribeConfigsResourceResultInput[] = Object.entries(ctx.settings.config)
-      .filter(([name]) => keep(name))
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([name, v]) => {
-        const source = ctx.settings.explicit.has(name) ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG
-        const value = v === null || v === undefined ? null : String(v)
-        return { name, value, readOnly: true, isDefault: source === ConfigSource.DEFAULT_CONFIG, configSource: source, isSensitive: false, synonyms: includeSynonyms ? [{ name, value, source }] : [] }
-      })
-    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs }
+    return answer(describeBrokerConfigs(ctx.settings, image))
   }
   return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unsupported resource type ${r.resourceType}`, configs: [] }
 }
