@@ -3,7 +3,8 @@
  *
  * `main(argv, io)` runs one command line and resolves to the exit code: 0 on success,
  * 2 on a usage mistake (one line on stderr saying what is wrong and what to type
- * instead, never a stack trace). It writes only to the writers it is given, so tests
+ * instead, never a stack trace), 1 on a failure that is not a bug (a bad config value,
+ * an unreachable broker, an unknown topic: one line too). It writes only to the writers it is given, so tests
  * call it directly. The module runs `main` itself only when it is the program's entry
  * point (`node dist/peerlog.mjs`, `deno run -A src/cli/main.ts`, `bun src/cli/main.ts`).
  *
@@ -11,51 +12,25 @@
  */
 import process from 'node:process'
 import pkg from '../../package.json' with { type: 'json' }
+import { ConfigError } from '../broker/config-parse.ts'
 import { isEntryPoint, runtime } from '../runtime/platform.ts'
-import { describeFlags, type FlagSpecs, type Flags, parseArgs, suggest, UsageError } from './args.ts'
+import { describeFlags, type FlagSpecs, parseArgs, suggest, UsageError } from './args.ts'
+import { brokerCommand } from './broker.ts'
+import { consumeCommand } from './consume.ts'
+import { produceCommand } from './produce.ts'
+import { topicsCommand } from './topics.ts'
+import { type Command, command, CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, HELP_FLAG, type Io } from './command.ts'
 
-export interface Writer {
-  write(chunk: string): unknown
-}
-
-export interface Io {
-  readonly stdout: Writer
-  readonly stderr: Writer
-}
-
-export const EXIT_OK = 0
-export const EXIT_USAGE = 2
+export { CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE }
+export type { Io, Writer } from './command.ts'
 
 /** The version of peerlog, from package.json (inlined into the bundle by esbuild). */
 export const VERSION: string = pkg.version
-
-interface Context<S extends FlagSpecs> {
-  readonly flags: Flags<S>
-  readonly positionals: readonly string[]
-  readonly io: Io
-}
-
-interface Command<S extends FlagSpecs = FlagSpecs> {
-  readonly name: string
-  /** Shown after the name in usage lines, e.g. `[command]`. */
-  readonly args: string
-  readonly summary: string
-  readonly flags: S
-  /** Most positionals the command takes. */
-  readonly maxPositionals: number
-  run(ctx: Context<S>): number | Promise<number>
-}
-
-const HELP_FLAG = { help: { type: 'boolean', short: 'h', description: 'Show this help' } } as const
 
 const GLOBAL_FLAGS = {
   ...HELP_FLAG,
   version: { type: 'boolean', short: 'V', description: 'Print the version' },
 } as const satisfies FlagSpecs
-
-function command<S extends FlagSpecs>(c: Command<S>): Command {
-  return c as unknown as Command
-}
 
 const COMMANDS: readonly Command[] = [
   command({
@@ -85,6 +60,10 @@ const COMMANDS: readonly Command[] = [
       return EXIT_OK
     },
   }),
+  brokerCommand,
+  topicsCommand,
+  produceCommand,
+  consumeCommand,
 ]
 
 function versionLine(): string {
@@ -120,6 +99,7 @@ function commandHelp(c: Command): string {
     'Flags:',
     ...describeFlags(c.flags),
     '',
+    ...(c.help ? [...c.help, ''] : []),
   ].join('\n')
 }
 
@@ -164,19 +144,38 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     }
     return await cmd.run({ flags: parsed.flags, positionals: parsed.positionals, io })
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    io.stderr.write(`${context}: ${err.message} (${err.hint ?? `try '${helpCommand}'`})\n`)
-    return EXIT_USAGE
+    if (err instanceof UsageError) {
+      io.stderr.write(`${context}: ${err.message} (${err.hint ?? `try '${helpCommand}'`})\n`)
+      return EXIT_USAGE
+    }
+    if (err instanceof CommandError) {
+      io.stderr.write(`${context}: ${err.message}\n`)
+      return err.exitCode
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`${context}: ${err.message}\n`)
+      return EXIT_FAILURE
+    }
+    throw err
   }
 }
 
 if (isEntryPoint(import.meta)) {
+  // `peerlog consume ... | head`: the reader went away; stop quietly, as Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    process.stderr.write(`peerlog: cannot write to stdout: ${err.message}\n`)
+    process.exit(1)
+  })
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code
     },
     (err: unknown) => {
-      process.stderr.write(`peerlog: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+      // A bug, not a user's mistake: one line, and the stack when asked for.
+      const debug = process.env.PEERLOG_DEBUG === '1'
+      const text = err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err)
+      process.stderr.write(`peerlog: internal error: ${text}${debug ? '' : ' (PEERLOG_DEBUG=1 shows the stack trace)'}\n`)
       process.exitCode = 1
     },
   )

@@ -22,7 +22,7 @@ const built = run(process.execPath, [join(root, 'scripts/build.mjs'), '--outdir'
 t.equal(built.code, 0, `build: ${built.stderr}`)
 const bundle = join(outdir, 'peerlog.mjs')
 t.ok(existsSync(join(outdir, 'index.mjs')), 'the library bundle is built too')
-t.ok(existsSync(join(outdir, 'types', 'index.d.ts')), 'and its declarations')
+t.ok(existsSync(join(outdir, 'types', 'src', 'index.d.ts')), 'and its declarations')
 t.match(readFileSync(bundle, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the CLI bundle starts with a shebang')
 
 const runtimes: Record<string, (script: string) => [string, string[]]> = {
