@@ -45,7 +45,6 @@ export async function startKafkaListener(options: KafkaListenerOptions): Promise
     socket.on('error', () => socket.destroy())
     socket.on('close', () => early.delete(socket))
   })
-  server.on('error', (err) => logger.error(`Kafka listener: ${err.message}`))
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(err)
     server.once('error', onError)
@@ -54,6 +53,8 @@ export async function startKafkaListener(options: KafkaListenerOptions): Promise
       resolve()
     })
   })
+  // Only after the bind: a failed bind reaches the caller as the rejection, logged once there.
+  server.on('error', (err) => logger.error(`Kafka listener: ${err.message}`))
   const addr = server.address()
   const port = typeof addr === 'object' && addr ? addr.port : options.port
   return {
