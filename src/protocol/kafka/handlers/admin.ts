@@ -10,7 +10,7 @@ import type {
   DeleteTopicsResponseInput,
 } from '../generated/index.ts'
 import type { HandlerInput } from './context.ts'
-import { topicNameProblem } from './topic-names.ts'
+import { topicNameProblem } from '../../../cluster/topic-name.ts'
 
 export async function handleCreateTopics({ ctx, request }: HandlerInput<CreateTopicsRequest>): Promise<CreateTopicsResponseInput> {
   const counts = new Map<string, number>()

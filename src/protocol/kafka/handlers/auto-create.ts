@@ -5,7 +5,7 @@
  */
 import { ErrorCode } from '../error-codes.ts'
 import type { BrokerContext } from './context.ts'
-import { topicNameProblem } from './topic-names.ts'
+import { topicNameProblem } from '../../../cluster/topic-name.ts'
 
 const inFlight = new WeakMap<BrokerContext, Map<string, Promise<number>>>()
 

@@ -18,7 +18,7 @@ import { ErrorCode } from '../error-codes.ts'
 import type { ProduceRequest, ProduceResponseInput, ProduceResponsePartitionProduceResponseInput } from '../generated/index.ts'
 import { autoCreateTopics } from './auto-create.ts'
 import { ask, type BrokerContext, type HandlerInput, MAX_PRODUCE_TIMEOUT_MS, REPLICA_QUERY_TIMEOUT_MS, REPLICA_SPAWN_WAIT_MS } from './context.ts'
-import { topicNameProblem } from './topic-names.ts'
+import { topicNameProblem } from '../../../cluster/topic-name.ts'
 
 /** What the router does with a produce: answer it, or (acks=0) send nothing or close the connection. */
 export const CLOSE_CONNECTION = Symbol('close-connection')
