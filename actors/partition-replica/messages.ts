@@ -63,7 +63,7 @@ export interface DescribeReply {
 /** Sent once to a watcher: data past its fetch offset became visible, or the replica changed (re-read). */
 export interface WakeReply {
   type: 'woken'
-  reason: 'data' | 'changed' | 'full'
+  reason: 'data' | 'changed' | 'full' | 'cancelled'
 }
 
 /** Kafka's special timestamps of ListOffsets. */

@@ -267,8 +267,11 @@ function handle(state: ReplicaState, msg: ReplicaMessage, now: number, effects: 
       return { ...state, waiters: [...state.waiters, { id: msg.id, fetchOffset: msg.fetchOffset, deadline: msg.deadline, replyTo: msg.replyTo }] }
     }
     case 'unwatch': {
-      const waiters = state.waiters.filter((w) => w.id !== msg.id)
-      return waiters.length === state.waiters.length ? state : { ...state, waiters }
+      // The waiter is answered so that its asker's query (and timer) ends now, not at its deadline.
+      const gone = state.waiters.find((w) => w.id === msg.id)
+      if (!gone) return state
+      effects.push({ type: 'wake', to: gone.replyTo, reason: 'cancelled' })
+      return { ...state, waiters: state.waiters.filter((w) => w !== gone) }
     }
     case 'list-offsets': {
       const problem = leaderError(state) ?? epochError(state, msg.currentLeaderEpoch)

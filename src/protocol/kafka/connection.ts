@@ -32,6 +32,7 @@ interface Slot {
 export class KafkaConnection implements ConnectionContext {
   readonly remote: string
   produceBarrier: Promise<void> | null = null
+  private readonly closedController = new AbortController()
   private readonly queue: Slot[] = []
   /** Bytes received but not yet parsed (only when a frame was left unparsed: paused, or cut). */
   private pendingChunks: Buffer[] = []
@@ -72,8 +73,13 @@ export class KafkaConnection implements ConnectionContext {
     socket.on('close', () => {
       this.closed = true
       this.queue.length = 0
+      this.closedController.abort()
       this.onClose(this)
     })
+  }
+
+  get closedSignal(): AbortSignal {
+    return this.closedController.signal
   }
 
   get inFlight(): number {

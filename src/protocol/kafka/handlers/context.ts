@@ -40,6 +40,8 @@ export interface ConnectionContext {
   readonly remote: string
   /** Set while a produce request of this connection waits before dispatching (auto-create): later ones wait for it. */
   produceBarrier: Promise<void> | null
+  /** Aborted when the connection closes: long polls of this connection stop waiting. */
+  readonly closedSignal: AbortSignal
 }
 
 export interface HandlerInput<Req> {

@@ -53,13 +53,17 @@ function readAll(parts: Part[]): Promise<void> {
 }
 
 /** Resolves when any partition's high watermark passes its fetch offset, or at `deadline`. */
-async function watchAny(ctx: BrokerContext, parts: Part[], deadline: number): Promise<void> {
+async function watchAny(ctx: BrokerContext, parts: Part[], deadline: number, closed: AbortSignal): Promise<void> {
   const remaining = deadline - ctx.clock.now()
-  if (remaining <= 0) return
+  if (remaining <= 0 || closed.aborted) return
   const watches: { ref: Ref<ReplicaMessage>; id: number }[] = []
   let timer: ReturnType<typeof setTimeout> | undefined
+  let onClosed: (() => void) | undefined
   const woken = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, remaining)
+    // A long poll whose connection closed has no one to answer: stop waiting at once.
+    onClosed = () => resolve()
+    closed.addEventListener('abort', onClosed, { once: true })
     for (const p of parts) {
       if (!p.ref || p.error !== ErrorCode.NONE) continue
       const id = ctx.nextWatchId()
@@ -72,10 +76,11 @@ async function watchAny(ctx: BrokerContext, parts: Part[], deadline: number): Pr
   })
   await woken
   clearTimeout(timer)
+  closed.removeEventListener('abort', onClosed!)
   for (const w of watches) dispatch(w.ref, { type: 'unwatch', id: w.id })
 }
 
-export async function handleFetch({ ctx, request }: HandlerInput<FetchRequest>): Promise<FetchResponseInput> {
+export async function handleFetch({ ctx, conn, request }: HandlerInput<FetchRequest>): Promise<FetchResponseInput> {
   if (request.sessionId !== 0) {
     return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] }
   }
@@ -100,7 +105,8 @@ export async function handleFetch({ ctx, request }: HandlerInput<FetchRequest>):
   }
   const maxWait = Math.min(Math.max(request.maxWaitMs, 0), MAX_FETCH_WAIT_MS)
   const deadline = ctx.clock.now() + maxWait
-  const minBytes = Math.max(request.minBytes, 1)
+  // As Kafka: no partitions, or minBytes ≤ 0, is answered at once.
+  const minBytes = Math.max(request.minBytes, 0)
   for (;;) {
     await readAll(parts)
     let bytes = 0
@@ -109,12 +115,8 @@ export async function handleFetch({ ctx, request }: HandlerInput<FetchRequest>):
       if (p.error !== ErrorCode.NONE || (p.read && p.read.errorCode !== ErrorCode.NONE)) failed = true
       bytes += p.read?.records.length ?? 0
     }
-    if (bytes >= minBytes || failed || ctx.clock.now() >= deadline) break
-    if (parts.length === 0) {
-      await new Promise((r) => setTimeout(r, Math.max(0, deadline - ctx.clock.now())))
-      break
-    }
-    await watchAny(ctx, parts, deadline)
+    if (bytes >= minBytes || failed || parts.length === 0 || conn.closedSignal.aborted || ctx.clock.now() >= deadline) break
+    await watchAny(ctx, parts, deadline, conn.closedSignal)
   }
   return buildResponse(request, parts)
 }
