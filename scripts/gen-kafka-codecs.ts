@@ -1121,7 +1121,7 @@ function indexFile(apis: Api[], schemaModule: string, primitives: string): strin
   out.push(
     'const BY_KEY: ReadonlyMap<number, ApiInfo> = new Map(API_TABLE.map((a) => [a.key, a]))',
     '',
-    ...docComment(['The API with this key, or undefined when it is not implemented.']),
+    ...docComment(['The API with this key, or undefined when peerlog does not support it.']),
     'export function apiInfo(key: number): ApiInfo | undefined {',
     '  return BY_KEY.get(key)',
     '}',

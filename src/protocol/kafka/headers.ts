@@ -23,7 +23,7 @@
  *
  * What a broker does with a frame it cannot serve, as Kafka does:
  * - shorter than apiKey + apiVersion + correlationId, or a header that does not parse: close;
- * - an unknown (or not implemented) API key: close;
+ * - an unknown (or unsupported) API key: close;
  * - an ApiVersions version outside the implemented range: answer, in ApiVersions v0 format
  *   with header v0, UNSUPPORTED_VERSION (35) and the ApiVersions range, so the client can
  *   retry with a version it shares (KIP-511);
@@ -91,9 +91,9 @@ export function responseHeaderVersion(apiKey: number, apiVersion: number): Respo
 
 function supported(apiKey: number, apiVersion: number): ApiInfo {
   const api = apiInfo(apiKey)
-  if (api === undefined) throw new ProtocolEncodeError(`API key ${apiKey} is not implemented`)
+  if (api === undefined) throw new ProtocolEncodeError(`API key ${apiKey} is not supported`)
   if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
-    throw new ProtocolEncodeError(`${api.name} version ${apiVersion} is not implemented (${api.minVersion}-${api.maxVersion})`)
+    throw new ProtocolEncodeError(`${api.name} version ${apiVersion} is not supported (${api.minVersion}-${api.maxVersion})`)
   }
   return api
 }
@@ -121,7 +121,7 @@ export type RequestFrameProblem =
     }
   | {
       ok: false
-      /** An API key that is not implemented (Kafka closes: it cannot know the response format). */
+      /** An API key that is not supported (Kafka closes: it cannot know the response format). */
       kind: 'unknown-api-key'
       action: 'close'
       message: string
@@ -162,10 +162,10 @@ export function decodeRequestFrame(frame: Uint8Array): RequestFrame | RequestFra
   const fixed = { apiKey, apiVersion, correlationId }
   const api = apiInfo(apiKey)
   if (api === undefined) {
-    return { ok: false, kind: 'unknown-api-key', action: 'close', message: `API key ${apiKey} is not implemented`, header: fixed }
+    return { ok: false, kind: 'unknown-api-key', action: 'close', message: `API key ${apiKey} is not supported`, header: fixed }
   }
   if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
-    const message = `${api.name} version ${apiVersion} is not implemented (${api.minVersion}-${api.maxVersion})`
+    const message = `${api.name} version ${apiVersion} is not supported (${api.minVersion}-${api.maxVersion})`
     if (apiKey !== ApiKey.ApiVersions) return { ok: false, kind: 'unsupported-version', action: 'close', message, api, header: fixed }
     // The client id is only for the broker's logs: read it when it parses. Whatever follows
     // (the tagged fields of header v2, a body of a version we do not know) is not read.

@@ -61,8 +61,8 @@ t.test('header versions by API and version', async (t) => {
   t.equal(responseHeaderVersion(ApiKey.ApiVersions, 3), 0, 'ApiVersions: always v0')
   t.equal(requestHeaderVersion(ApiKey.Metadata, 8), 1)
   t.equal(responseHeaderVersion(ApiKey.Fetch, 11), 0)
-  t.throws(() => requestHeaderVersion(ApiKey.Metadata, 9), { name: 'ProtocolEncodeError', message: 'Metadata version 9 is not implemented (0-8)' })
-  t.throws(() => responseHeaderVersion(11, 0), { name: 'ProtocolEncodeError', message: 'API key 11 is not implemented' })
+  t.throws(() => requestHeaderVersion(ApiKey.Metadata, 9), { name: 'ProtocolEncodeError', message: 'Metadata version 9 is not supported (0-8)' })
+  t.throws(() => responseHeaderVersion(11, 0), { name: 'ProtocolEncodeError', message: 'API key 11 is not supported' })
   t.equal(apiInfo(ApiKey.Produce)?.name, 'Produce')
   t.equal(apiInfo(11), undefined)
   t.ok(isSupported(ApiKey.Produce, 3))
@@ -111,7 +111,7 @@ t.test('decodeRequestFrame', async (t) => {
         kind: 'unknown-api-key',
         action: 'close',
         header: { apiKey: key, apiVersion: 0, correlationId: 5 },
-        message: `API key ${key} is not implemented`,
+        message: `API key ${key} is not supported`,
       })
     }
   })
@@ -126,7 +126,7 @@ t.test('decodeRequestFrame', async (t) => {
       const frame = new Writer().int16(key).int16(version).int32(5).nullableString('x').finish()
       const f = decodeRequestFrame(frame)
       t.match(f, { ok: false, kind: 'unsupported-version', action: 'close', header: { apiKey: key, apiVersion: version, correlationId: 5 } })
-      t.match(f, { message: /version -?\d+ is not implemented/ })
+      t.match(f, { message: /version -?\d+ is not supported/ })
     }
   })
 
@@ -189,7 +189,7 @@ t.test('frames: encode and decode', async (t) => {
   const av = encodeResponseFrame(ApiKey.ApiVersions, 3, 1, { errorCode: 0, apiKeys: [] }).finish()
   t.equal(hex(av), '0000000c' + '00000001' + '0000' + '01' + '00000000' + '00')
   t.throws(() => decodeResponseFrame(ApiKey.ApiVersions, 3, bytes('00000001 0000 01 00000000 00 ff')), { name: 'ProtocolDecodeError', message: '1 bytes after the response body' })
-  t.throws(() => decodeResponseFrame(ApiKey.Metadata, 99, resp.subarray(4)), { name: 'ProtocolDecodeError', message: 'Metadata version 99 is not implemented (0-8)' })
+  t.throws(() => decodeResponseFrame(ApiKey.Metadata, 99, resp.subarray(4)), { name: 'ProtocolDecodeError', message: 'Metadata version 99 is not supported (0-8)' })
   t.throws(() => encodeResponseFrame(ApiKey.Metadata, 99, 1, { brokers: [], topics: [] }), ProtocolEncodeError)
   // Frames built into a given writer (after what it holds).
   const w = new Writer()

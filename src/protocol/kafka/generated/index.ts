@@ -200,7 +200,7 @@ export const API_TABLE: readonly ApiInfo[] = [
 const BY_KEY: ReadonlyMap<number, ApiInfo> = new Map(API_TABLE.map((a) => [a.key, a]))
 
 /**
- * The API with this key, or undefined when it is not implemented.
+ * The API with this key, or undefined when peerlog does not support it.
  */
 export function apiInfo(key: number): ApiInfo | undefined {
   return BY_KEY.get(key)
