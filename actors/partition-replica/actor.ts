@@ -52,7 +52,7 @@ export function spawnPartitionReplica(parent: Ref<unknown>, spec: ReplicaSpec, d
   const open = (): ReplicaState => {
     log = logManager.getOrCreate(current.topic, current.partition, current.config)
     log.setConfig(current.config)
-    return initialState({
+    const state = initialState({
       topic: current.topic,
       partition: current.partition,
       nodeId: current.nodeId,
@@ -62,6 +62,8 @@ export function spawnPartitionReplica(parent: Ref<unknown>, spec: ReplicaSpec, d
       highWatermark: log.highWatermark,
       logEndOffset: log.logEndOffset,
     })
+    if (state.highWatermark !== log.highWatermark) log.updateHighWatermark(state.highWatermark)
+    return state
   }
 
   const run = (state0: ReplicaState, msg0: ReplicaMessage): ReplicaState => {

@@ -109,8 +109,12 @@ export function initialState(init: ReplicaInit): ReplicaState {
     waiters: [],
     pendingAcks: [],
   }
-  checkInvariants(state)
-  return state
+  // A leader starts with the high watermark its ISR allows (Kafka's maybeIncrementLeaderHW on
+  // becoming leader): after an unclean stop the checkpointed one may lag the log end, and a
+  // leader alone in its ISR would otherwise hide its tail until the next append.
+  const started = isLeader(state) ? { ...state, highWatermark: computeHighWatermark(state) } : state
+  checkInvariants(started)
+  return started
 }
 
 export function reply<T>(to: Ref<T>, value: T): ReplicaEffect {

@@ -111,3 +111,10 @@ t.test('update: a new leader epoch wakes every watcher; a stale image is ignored
   t.equal(s.highWatermark, 3)
   t.throws(() => step(fresh(), { type: 'log-offsets', logStartOffset: 5, highWatermark: 3, logEndOffset: 3 }, 0), /invariant/)
 })
+
+t.test('a leader alone in its ISR starts with HW = LEO even when the checkpointed HW lags (after an unclean stop)', async (t) => {
+  const s = initialState({ topic: 't', partition: 0, nodeId: 1, image, minInsyncReplicas: 1, logStartOffset: 0, highWatermark: 3, logEndOffset: 10 })
+  t.equal(s.highWatermark, 10, 'the tail is visible at once')
+  const follower = initialState({ topic: 't', partition: 0, nodeId: 2, image: { ...image, replicas: [1, 2], isr: [1, 2] }, minInsyncReplicas: 1, logStartOffset: 0, highWatermark: 3, logEndOffset: 10 })
+  t.equal(follower.highWatermark, 3, 'a follower keeps the checkpointed HW: only its leader moves it')
+})
