@@ -27,7 +27,25 @@ export interface BrokerConfig {
   'log.flush.interval.messages': number
   'log.flush.interval.ms': number
   'log.cleanup.policy': string
+  /** Partitions of `__consumer_offsets`; a group's coordinator is the leader of partition abs(hash(groupId)) % this. */
   'offsets.topic.num.partitions': number
+  /** Replication factor of `__consumer_offsets` (capped at the number of registered brokers). */
+  'offsets.topic.replication.factor': number
+  'offsets.topic.segment.bytes': number
+  /** How long the committed offsets of an empty group (or of a standalone consumer) are kept. */
+  'offsets.retention.minutes': number
+  'offsets.retention.check.interval.ms': number
+  /** How long an offset commit waits for its write to `__consumer_offsets`. */
+  'offsets.commit.timeout.ms': number
+  /** Largest metadata string of one committed offset. */
+  'offset.metadata.max.bytes': number
+  /** How long the first rebalance of an empty group waits for more members to join. */
+  'group.initial.rebalance.delay.ms': number
+  /** The session timeouts a member may ask for. */
+  'group.min.session.timeout.ms': number
+  'group.max.session.timeout.ms': number
+  /** Members per group. */
+  'group.max.size': number
   /** Largest number of requests queued per connection before reading from it pauses. */
   'queued.max.requests': number
 }
@@ -51,6 +69,16 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   'log.flush.interval.ms': Number.MAX_SAFE_INTEGER,
   'log.cleanup.policy': 'delete',
   'offsets.topic.num.partitions': 50,
+  'offsets.topic.replication.factor': 3,
+  'offsets.topic.segment.bytes': 104857600,
+  'offsets.retention.minutes': 10080,
+  'offsets.retention.check.interval.ms': 600000,
+  'offsets.commit.timeout.ms': 5000,
+  'offset.metadata.max.bytes': 4096,
+  'group.initial.rebalance.delay.ms': 3000,
+  'group.min.session.timeout.ms': 6000,
+  'group.max.session.timeout.ms': 1800000,
+  'group.max.size': 2147483647,
   'queued.max.requests': 500,
 } satisfies BrokerConfig)
 

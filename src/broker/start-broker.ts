@@ -9,12 +9,14 @@
  * It opens the LogManager over the data dir, binds the Kafka listener (its port is what the
  * broker registers and advertises), opens the metadata service (the controller over
  * `<dataDir>/__cluster_metadata-0`), starts the broker-node actor (which spawns a
- * partition-replica actor per hosted partition) and then serves requests. `stop()` closes the
- * listener and its connections, the metadata service, the actors, and the logs (cleanly:
- * the next start skips recovery).
+ * partition-replica actor per hosted partition), starts the group coordinator service (which
+ * loads the `__consumer_offsets` partitions it leads) and then serves requests. `stop()` closes
+ * the listener and its connections, the group coordinators, the metadata service, the actors,
+ * and the logs (cleanly: the next start skips recovery).
  */
 import { randomBytes } from 'node:crypto'
 import { type BrokerNode, startBrokerNode } from '../../actors/broker-node/actor.ts'
+import { type GroupCoordinatorService, startGroupCoordinator } from '../../actors/group-coordinator/service.ts'
 import { createMetadataService } from '../cluster/controller-metadata-service.ts'
 import type { MetadataService } from '../cluster/metadata.ts'
 import { partitionLogConfig } from '../cluster/topic-configs.ts'
@@ -59,6 +61,8 @@ export interface RunningBroker {
   /** The broker-node actor and the directory of its replica actors (for tests and fault injection). */
   readonly node: BrokerNode
   readonly metadata: MetadataService
+  /** The group coordinators of this broker (what the group request handlers call). */
+  readonly groups: GroupCoordinatorService
   /** Stops serving and closes everything; resolves when the logs are closed. Idempotent. */
   stop(): Promise<void>
 }
@@ -139,12 +143,17 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     }
     cleanups.splice(cleanups.indexOf(closeLogs) + 1, 0, stopNode)
 
+    const groups = startGroupCoordinator({ nodeId, settings, metadata, directory: node.directory, clock, logger, advertised: () => advertised })
+    // Unwound first: its actors answer their waiters and stop while the replicas they write to still run.
+    cleanups.push(() => groups.close())
+
     let watchIds = 0
     const ctx: BrokerContext = {
       nodeId,
       settings,
       metadata,
       directory: node.directory,
+      groups,
       logger,
       clock,
       advertised: () => advertised,
@@ -166,9 +175,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       clusterId,
       node,
       metadata,
+      groups,
       stop: () =>
         (stopping ??= (async () => {
-          // Stop serving first, then unwind the rest (metadata service, node, logs).
+          // Stop serving first, then unwind the rest (group coordinators, metadata service, node, logs).
           await listener.close()
           await unwind()
           logger.info(`broker ${nodeId} stopped`)

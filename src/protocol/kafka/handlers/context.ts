@@ -1,6 +1,6 @@
 /**
  * What every Kafka request handler is given: the broker's identity and settings, the metadata
- * service, and the directory of this node's partition-replica actors.
+ * service, the directory of this node's partition-replica actors, and the group coordinators.
  */
 import type { Ref } from 'nact'
 import { query } from 'nact'
@@ -8,6 +8,7 @@ import type { ReplicaDirectory } from '../../../../actors/broker-node/directory.
 import type { ReplicaMessage } from '../../../../actors/partition-replica/messages.ts'
 import type { BrokerSettings } from '../../../broker/broker-config.ts'
 import type { MetadataService } from '../../../cluster/metadata.ts'
+import type { GroupCoordinator } from '../../../group/group-coordinator.ts'
 import type { Clock } from '../../../runtime/clock.ts'
 import type { Logger } from '../../../runtime/logger.ts'
 import type { RequestHeader } from '../headers.ts'
@@ -26,6 +27,8 @@ export interface BrokerContext {
   readonly settings: BrokerSettings
   readonly metadata: MetadataService
   readonly directory: ReplicaDirectory
+  /** The group coordinators of this broker (FindCoordinator, JoinGroup, OffsetCommit, ...). */
+  readonly groups: GroupCoordinator
   readonly logger: Logger
   readonly clock: Clock
   /** The address clients are told to connect to. */

@@ -1,0 +1,1725 @@
+/**
+ * The state machine of one consumer group: Kafka's classic group coordinator (GroupCoordinator /
+ * GroupMetadata of Kafka 3.x), pure and synchronous.
+ *
+ *   replay(state, record)             → state                the only way the persistent part changes
+ *   activate(state, now, config)      → { state, effects }   after loading: members get fresh sessions
+ *   step(state, msg, now, config)     → { state, effects }   one request, `tick`, `written` or `unload`
+ *
+ * Persistent part (as `__consumer_offsets` holds it): the committed offsets and the last
+ * GroupMetadataValue. A step that writes builds the records, replays them itself and returns a
+ * `write` effect with a fresh writeId; what must wait for the write (OffsetCommit, the SyncGroup
+ * answers after the leader's assignment, a static member's rejoin, DeleteGroups, OffsetDelete)
+ * is held until `written`. A failed write answers the replies it held with the error mapped as
+ * Kafka's storeOffsets/storeGroup do, answers everything else with NOT_COORDINATOR and leaves the
+ * group Dead: the actor shell reloads it from the log.
+ *
+ * Transient part (memory only, as in Kafka): the live group — state (Empty, PreparingRebalance,
+ * CompletingRebalance, Stable, Dead; transitions checked against Kafka's table of valid previous
+ * states), generation, members with their protocols, held JoinGroup/SyncGroup replies and
+ * session deadlines, KIP-394 pending member ids, the rebalance and pending-sync deadlines.
+ * `group: null` is a group Kafka does not have (never created, or deleted).
+ *
+ * One timer: every step ends with a `timer` effect at the earliest deadline (a member's session,
+ * a pending member id, the rebalance or initial delay, the pending-sync timeout, the next offset
+ * expiry, the removal of an empty group without offsets); `tick` handles all that is due.
+ *
+ * Member ids are `${clientId}-${uuid}` (`${groupInstanceId}-${uuid}` for static members), the uuid
+ * derived deterministically from the group id, the clock and a counter in the state (checked
+ * unique against the group's members and pending ids): no randomness to inject.
+ */
+import type { BrokerConfig } from '../../src/broker/broker-config.ts'
+import type { GroupMemberRecord, GroupMetadataRecordValue, GroupRecord, OffsetCommitRecordValue } from '../../src/group/group-records.ts'
+import { ErrorCode } from '../../src/protocol/kafka/error-codes.ts'
+import { ProtocolDecodeError, Reader } from '../../src/protocol/kafka/primitives.ts'
+import type {
+  DescribeGroupResult,
+  GroupEffect,
+  GroupMessage,
+  GroupStateName,
+  HeartbeatInput,
+  JoinGroupInput,
+  JoinGroupProtocol,
+  JoinGroupResult,
+  LeaveGroupInput,
+  LeaveGroupResult,
+  OffsetCommitInput,
+  OffsetDeleteInput,
+  OffsetDeleteResult,
+  OffsetFetchResult,
+  PartitionErrors,
+  ReplyTo,
+  SyncGroupInput,
+  SyncGroupResult,
+} from './messages.ts'
+
+/** Kafka's NewMemberJoinTimeoutMs: a new member's JoinGroup waits at most this long for the rebalance. */
+export const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
+/** KIP-394 member ids handed out and not yet used, per group; beyond it a join gets GROUP_MAX_SIZE_REACHED. */
+export const PENDING_MEMBERS_MAX = 10_000
+/**
+ * Rounds of one `tick` over what is due (one round can make more due at once: a 0 ms initial delay
+ * re-armed, a rebalance completing with a 0 ms rebalance timeout); what is left waits for the next tick.
+ */
+export const TICK_ROUNDS_MAX = 16
+/** Kafka's default offsets.retention.check.interval.ms, when the config does not say. */
+const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 600_000
+const CONSUMER_PROTOCOL_TYPE = 'consumer'
+const EMPTY_BYTES = new Uint8Array(0)
+
+export interface GroupConfig {
+  /** group.min.session.timeout.ms */
+  minSessionTimeoutMs: number
+  /** group.max.session.timeout.ms */
+  maxSessionTimeoutMs: number
+  /** group.initial.rebalance.delay.ms */
+  initialRebalanceDelayMs: number
+  /** group.max.size */
+  maxSize: number
+  /** offsets.retention.minutes * 60000 */
+  offsetsRetentionMs: number
+  /** offset.metadata.max.bytes (Kafka compares the metadata's length in UTF-16 units) */
+  offsetMetadataMaxBytes: number
+  /** offsets.retention.check.interval.ms: how long an empty group without offsets lingers before it is removed. */
+  offsetsRetentionCheckIntervalMs?: number
+}
+
+export function groupConfigFrom(config: BrokerConfig): GroupConfig {
+  return {
+    minSessionTimeoutMs: config['group.min.session.timeout.ms'],
+    maxSessionTimeoutMs: config['group.max.session.timeout.ms'],
+    initialRebalanceDelayMs: config['group.initial.rebalance.delay.ms'],
+    maxSize: config['group.max.size'],
+    offsetsRetentionMs: config['offsets.retention.minutes'] * 60_000,
+    offsetMetadataMaxBytes: config['offset.metadata.max.bytes'],
+    offsetsRetentionCheckIntervalMs: config['offsets.retention.check.interval.ms'],
+  }
+}
+
+export interface GroupMember {
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+  readonly clientId: string
+  readonly clientHost: string
+  readonly rebalanceTimeoutMs: number
+  readonly sessionTimeoutMs: number
+  readonly protocolType: string
+  readonly protocols: readonly JoinGroupProtocol[]
+  readonly assignment: Uint8Array
+  /** Its JoinGroup, held until the rebalance completes (or a static rejoin is written). */
+  readonly awaitingJoin: ReplyTo<JoinGroupResult> | null
+  /** Its SyncGroup, held until the leader's assignment is written. */
+  readonly awaitingSync: ReplyTo<SyncGroupResult> | null
+  /** Joined and not yet through a rebalance: its session deadline is NEW_MEMBER_JOIN_TIMEOUT_MS even while it waits. */
+  readonly isNew: boolean
+  readonly sessionDeadline: number
+}
+
+/** The in-memory group (Kafka's GroupMetadata). */
+export interface LiveGroup {
+  readonly state: GroupStateName
+  /** When the group last changed state; null when unknown (a group loaded from an old record). */
+  readonly currentStateTimestamp: number | null
+  readonly generationId: number
+  readonly protocolType: string | null
+  readonly protocolName: string | null
+  readonly leaderId: string | null
+  /** In join order. */
+  readonly members: ReadonlyMap<string, GroupMember>
+  /** groupInstanceId → memberId */
+  readonly staticMembers: ReadonlyMap<string, string>
+  /** KIP-394 ids handed out with MEMBER_ID_REQUIRED → when they lapse. */
+  readonly pendingMembers: ReadonlyMap<string, number>
+  /** Members that must still send SyncGroup for this generation, and by when. */
+  readonly pendingSyncMembers: ReadonlySet<string>
+  readonly syncDeadline: number | null
+  /** The rebalance in PreparingRebalance: when it completes at the latest; `initial` for Kafka's InitialDelayedJoin. */
+  readonly join: { readonly deadline: number; readonly initial: { readonly delayMs: number; readonly remainingMs: number } | null } | null
+  readonly newMemberAdded: boolean
+  /** The topics a consumer group's members subscribe to; null when unknown (KIP-496). */
+  readonly subscribedTopics: ReadonlySet<string> | null
+  /** When the group was created or loaded here (an empty group without offsets is removed a check interval later). */
+  readonly since: number
+}
+
+type HeldReply =
+  | { readonly type: 'commit'; readonly to: ReplyTo<PartitionErrors>; readonly result: PartitionErrors }
+  | { readonly type: 'delete-group'; readonly to: ReplyTo<{ errorCode: number }> }
+  | { readonly type: 'delete-offsets'; readonly to: ReplyTo<OffsetDeleteResult>; readonly result: OffsetDeleteResult }
+
+interface PendingWrite {
+  /** Which of Kafka's mappings turns a failed append into the error the held replies get. */
+  readonly kind: 'offsets' | 'group'
+  readonly held: readonly HeldReply[]
+  /** A leader's SyncGroup: the assignment every member gets once written. */
+  readonly assignment: { readonly generationId: number; readonly assignments: ReadonlyMap<string, Uint8Array> } | null
+  /** A static member that rejoined a Stable group: its JoinGroup is answered once written (with the leader id of before). */
+  readonly staticJoin: { readonly memberId: string; readonly leaderId: string | null } | null
+}
+
+export interface GroupState {
+  readonly groupId: string
+  /** topic → partition → the last replayed commit. */
+  readonly offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>
+  /** The last replayed GroupMetadataValue (null: none, or a tombstone). */
+  readonly metadata: GroupMetadataRecordValue | null
+  /** Some record was replayed (the group was read from the log). */
+  readonly loaded: boolean
+  readonly activated: boolean
+  readonly group: LiveGroup | null
+  /** How the group ended: removed (deleted or expired), unloaded, or failed (a write failed: reload it). */
+  readonly ended: 'removed' | 'unloaded' | 'failed' | null
+  readonly writes: ReadonlyMap<number, PendingWrite>
+  readonly nextWriteId: number
+  readonly memberIdSeq: number
+}
+
+export function emptyGroup(groupId: string): GroupState {
+  return {
+    groupId,
+    offsets: new Map(),
+    metadata: null,
+    loaded: false,
+    activated: false,
+    group: null,
+    ended: null,
+    writes: new Map(),
+    nextWriteId: 1,
+    memberIdSeq: 0,
+  }
+}
+
+export function stateName(state: GroupState): GroupStateName {
+  return state.group === null ? 'Dead' : state.group.state
+}
+
+// ---------------------------------------------------------------- replay
+
+/** Applies one record of the group (from loading, and from live writes: one code path). */
+export function replay(state: GroupState, record: GroupRecord): GroupState {
+  const applied = applyRecord(state.groupId, state.offsets, state.metadata, record)
+  return { ...state, offsets: applied.offsets, metadata: applied.metadata, loaded: true }
+}
+
+/** Replays records in log order (loading): the same as one `replay` after another, with one copy of the offsets. */
+export function replayAll(state: GroupState, records: Iterable<GroupRecord>): GroupState {
+  const offsets = new Map<string, Map<number, OffsetCommitRecordValue>>()
+  for (const [topic, partitions] of state.offsets) offsets.set(topic, new Map(partitions))
+  let metadata = state.metadata
+  let loaded = state.loaded
+  for (const record of records) {
+    if (record.group !== state.groupId) throw new Error(`invariant: a record of group ${JSON.stringify(record.group)} replayed onto group ${JSON.stringify(state.groupId)}`)
+    loaded = true
+    if (record.type === 'group-metadata') {
+      metadata = applyRecord(state.groupId, offsets, metadata, record).metadata
+      continue
+    }
+    let partitions = offsets.get(record.topic)
+    if (record.value === null) {
+      partitions?.delete(record.partition)
+      if (partitions?.size === 0) offsets.delete(record.topic)
+    } else {
+      if (!partitions) offsets.set(record.topic, (partitions = new Map()))
+      partitions.set(record.partition, record.value)
+    }
+  }
+  return { ...state, offsets, metadata, loaded }
+}
+
+function applyRecord(
+  groupId: string,
+  offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>,
+  metadata: GroupMetadataRecordValue | null,
+  record: GroupRecord,
+): { offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>; metadata: GroupMetadataRecordValue | null } {
+  if (record.group !== groupId) throw new Error(`invariant: a record of group ${JSON.stringify(record.group)} replayed onto group ${JSON.stringify(groupId)}`)
+  switch (record.type) {
+    case 'offset-commit': {
+      const next = new Map(offsets)
+      const partitions = new Map(offsets.get(record.topic) ?? [])
+      if (record.value === null) partitions.delete(record.partition)
+      else partitions.set(record.partition, record.value)
+      if (partitions.size === 0) next.delete(record.topic)
+      else next.set(record.topic, partitions)
+      return { offsets: next, metadata }
+    }
+    case 'group-metadata':
+      if (record.value !== null && metadata !== null && record.value.generation < metadata.generation) {
+        throw new Error(`invariant: group ${groupId} generation went back from ${metadata.generation} to ${record.value.generation}`)
+      }
+      return { offsets, metadata: record.value }
+    default: {
+      const never: never = record
+      throw new Error(`unknown group record ${JSON.stringify(never)}`)
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the working copy of one step
+
+interface WGroup {
+  state: GroupStateName
+  currentStateTimestamp: number | null
+  generationId: number
+  protocolType: string | null
+  protocolName: string | null
+  leaderId: string | null
+  members: Map<string, GroupMember>
+  staticMembers: Map<string, string>
+  pendingMembers: Map<string, number>
+  pendingSyncMembers: Set<string>
+  syncDeadline: number | null
+  join: LiveGroup['join']
+  newMemberAdded: boolean
+  subscribedTopics: ReadonlySet<string> | null
+  since: number
+}
+
+interface Ctx {
+  readonly groupId: string
+  readonly now: number
+  readonly config: GroupConfig
+  offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>
+  metadata: GroupMetadataRecordValue | null
+  loaded: boolean
+  g: WGroup | null
+  ended: GroupState['ended']
+  writes: Map<number, PendingWrite>
+  nextWriteId: number
+  memberIdSeq: number
+  effects: GroupEffect[]
+}
+
+function begin(state: GroupState, now: number, config: GroupConfig): Ctx {
+  const g = state.group
+  return {
+    groupId: state.groupId,
+    now,
+    config,
+    offsets: state.offsets,
+    metadata: state.metadata,
+    loaded: state.loaded,
+    ended: state.ended,
+    writes: new Map(state.writes),
+    nextWriteId: state.nextWriteId,
+    memberIdSeq: state.memberIdSeq,
+    effects: [],
+    g:
+      g === null
+        ? null
+        : {
+            ...g,
+            members: new Map(g.members),
+            staticMembers: new Map(g.staticMembers),
+            pendingMembers: new Map(g.pendingMembers),
+            pendingSyncMembers: new Set(g.pendingSyncMembers),
+          },
+  }
+}
+
+function finish(ctx: Ctx, before: GroupState): { state: GroupState; effects: GroupEffect[] } {
+  const g = ctx.g
+  // A deleted or expired group goes once nothing it wrote is still in flight.
+  if (ctx.ended === null && ctx.writes.size === 0 && g !== null && g.state === 'Dead') {
+    ctx.ended = 'removed'
+    ctx.effects.push({ type: 'removed' })
+  }
+  const state: GroupState = {
+    groupId: ctx.groupId,
+    offsets: ctx.offsets,
+    metadata: ctx.metadata,
+    loaded: ctx.loaded,
+    activated: true,
+    group: g === null ? null : { ...g },
+    ended: ctx.ended,
+    writes: ctx.writes,
+    nextWriteId: ctx.nextWriteId,
+    memberIdSeq: ctx.memberIdSeq,
+  }
+  assertInvariants(before, state)
+  ctx.effects.push({ type: 'timer', at: g === null || state.ended !== null ? null : nextDeadline(g, state.offsets, state.writes.size, ctx.config) })
+  return { state, effects: ctx.effects }
+}
+
+function reply<R>(ctx: Ctx, to: ReplyTo<R>, value: R): void {
+  ctx.effects.push({ type: 'reply', to, value })
+}
+
+function log(ctx: Ctx, level: 'info' | 'warn' | 'debug', message: string): void {
+  ctx.effects.push({ type: 'log', level, message })
+}
+
+/** Appends records: replays them now, holds what must wait for them. */
+function write(ctx: Ctx, records: GroupRecord[], pending: Omit<PendingWrite, 'held'> & { held?: readonly HeldReply[] }): number {
+  for (const r of records) {
+    const applied = applyRecord(ctx.groupId, ctx.offsets, ctx.metadata, r)
+    ctx.offsets = applied.offsets
+    ctx.metadata = applied.metadata
+  }
+  const writeId = ctx.nextWriteId++
+  ctx.writes.set(writeId, { held: [], ...pending })
+  ctx.effects.push({ type: 'write', writeId, records })
+  return writeId
+}
+
+// ---------------------------------------------------------------- states and transitions
+
+/** Kafka's GroupState.validPreviousStates. */
+const VALID_PREVIOUS_STATES: Readonly<Record<GroupStateName, readonly GroupStateName[]>> = {
+  PreparingRebalance: ['Stable', 'CompletingRebalance', 'Empty'],
+  CompletingRebalance: ['PreparingRebalance'],
+  Stable: ['CompletingRebalance'],
+  Dead: ['Stable', 'PreparingRebalance', 'CompletingRebalance', 'Empty', 'Dead'],
+  Empty: ['PreparingRebalance'],
+}
+
+function transitionTo(ctx: Ctx, g: WGroup, to: GroupStateName): void {
+  if (!VALID_PREVIOUS_STATES[to].includes(g.state)) {
+    throw new Error(`invariant: group ${ctx.groupId} should be in one of ${VALID_PREVIOUS_STATES[to].join(', ')} before moving to ${to}, not ${g.state}`)
+  }
+  g.state = to
+  g.currentStateTimestamp = ctx.now
+}
+
+/** A group Kafka creates on a first JoinGroup or a standalone commit. */
+function createGroup(ctx: Ctx): WGroup {
+  const g: WGroup = {
+    state: 'Empty',
+    currentStateTimestamp: ctx.now,
+    generationId: 0,
+    protocolType: null,
+    protocolName: null,
+    leaderId: null,
+    members: new Map(),
+    staticMembers: new Map(),
+    pendingMembers: new Map(),
+    pendingSyncMembers: new Set(),
+    syncDeadline: null,
+    join: null,
+    newMemberAdded: false,
+    subscribedTopics: null,
+    since: ctx.now,
+  }
+  ctx.g = g
+  return g
+}
+
+// ---------------------------------------------------------------- activate
+
+/** After loading from the log: members restored from a GroupMetadataValue get fresh session deadlines; returns the first timer effect. */
+export function activate(state: GroupState, now: number, config: GroupConfig): { state: GroupState; effects: GroupEffect[] } {
+  const ctx = begin(state, now, config)
+  if (!state.activated && state.ended === null) activateInto(ctx)
+  const absentAfterLoad = ctx.g === null && ctx.loaded && ctx.writes.size === 0 && ctx.ended === null
+  if (absentAfterLoad) {
+    // Deleted in the log (a tombstone not yet compacted away): nothing to keep an actor for.
+    ctx.ended = 'removed'
+    ctx.effects.push({ type: 'removed' })
+  }
+  return finish(ctx, state)
+}
+
+function activateInto(ctx: Ctx): void {
+  const m = ctx.metadata
+  if (m === null && ctx.offsets.size === 0) return
+  const g = createGroup(ctx)
+  if (m === null) return // offsets only: a standalone consumer's group, Empty
+  g.generationId = m.generation
+  g.protocolType = m.protocolType === '' ? null : m.protocolType
+  g.protocolName = m.protocol
+  g.leaderId = m.leader
+  g.currentStateTimestamp = m.currentStateTimestamp < 0 ? null : m.currentStateTimestamp
+  for (const r of m.members) {
+    const member: GroupMember = {
+      memberId: r.memberId,
+      groupInstanceId: r.groupInstanceId,
+      clientId: r.clientId,
+      clientHost: r.clientHost,
+      rebalanceTimeoutMs: r.rebalanceTimeoutMs < 0 ? r.sessionTimeoutMs : r.rebalanceTimeoutMs,
+      sessionTimeoutMs: r.sessionTimeoutMs,
+      protocolType: g.protocolType ?? '',
+      protocols: [{ name: m.protocol ?? '', metadata: r.subscription }],
+      assignment: r.assignment,
+      awaitingJoin: null,
+      awaitingSync: null,
+      isNew: false,
+      sessionDeadline: ctx.now + r.sessionTimeoutMs,
+    }
+    g.members.set(member.memberId, member)
+    if (member.groupInstanceId !== null) g.staticMembers.set(member.groupInstanceId, member.memberId)
+  }
+  if (g.members.size > 0) {
+    g.state = 'Stable' // loading is not a transition: Kafka builds the group in this state
+    if (g.leaderId === null || !g.members.has(g.leaderId)) g.leaderId = g.members.keys().next().value ?? null
+    if (g.protocolName === null) g.protocolName = ''
+  } else {
+    g.leaderId = null
+  }
+  g.subscribedTopics = computeSubscribedTopics(g)
+  log(ctx, 'info', `loaded with generation ${g.generationId} in state ${g.state} with ${g.members.size} members`)
+  if (g.members.size > ctx.config.maxSize) {
+    prepareRebalance(ctx, g, `freshly-loaded group is over capacity (${ctx.config.maxSize}), rebalancing to give its members a chance to commit offsets`)
+  }
+}
+
+// ---------------------------------------------------------------- step
+
+export function step(state: GroupState, msg: GroupMessage, now: number, config: GroupConfig): { state: GroupState; effects: GroupEffect[] } {
+  const ctx = begin(state, now, config)
+  if (!state.activated && state.ended === null) activateInto(ctx)
+  switch (msg.type) {
+    case 'join':
+      handleJoin(ctx, msg.input, msg.reply)
+      break
+    case 'sync':
+      handleSync(ctx, msg.input, msg.reply)
+      break
+    case 'heartbeat':
+      reply(ctx, msg.reply, { errorCode: handleHeartbeat(ctx, msg.input) })
+      break
+    case 'leave':
+      reply(ctx, msg.reply, handleLeave(ctx, msg.input))
+      break
+    case 'commit':
+      handleCommit(ctx, msg.input, msg.reply)
+      break
+    case 'fetch-offsets':
+      reply(ctx, msg.reply, fetchOffsets(ctx, msg.input.topics))
+      break
+    case 'describe':
+      reply(ctx, msg.reply, describe(ctx))
+      break
+    case 'list': {
+      const g = ctx.g
+      reply(ctx, msg.reply, g === null || g.state === 'Dead' ? null : { groupId: ctx.groupId, protocolType: g.protocolType ?? '', state: g.state })
+      break
+    }
+    case 'delete-group':
+      handleDeleteGroup(ctx, msg.reply)
+      break
+    case 'delete-offsets':
+      handleDeleteOffsets(ctx, msg.input, msg.reply)
+      break
+    case 'tick':
+      tick(ctx)
+      break
+    case 'written':
+      handleWritten(ctx, msg.writeId, msg.errorCode)
+      break
+    case 'unload':
+      if (ctx.ended === null) {
+        endGroup(ctx, ErrorCode.NOT_COORDINATOR)
+        ctx.ended = 'unloaded'
+        log(ctx, 'info', 'unloaded')
+      }
+      break
+    default: {
+      const never: never = msg
+      throw new Error(`unknown group message ${JSON.stringify(never)}`)
+    }
+  }
+  // A request about a group that does not exist leaves nothing behind.
+  if (ctx.g === null && ctx.ended === null && ctx.writes.size === 0 && msg.type !== 'tick' && msg.type !== 'written') {
+    ctx.ended = 'removed'
+    ctx.effects.push({ type: 'removed' })
+  }
+  return finish(ctx, state)
+}
+
+/** The group is a ghost from here on (ended): what it holds gets `errorCode`, it turns Dead. */
+function endGroup(ctx: Ctx, errorCode: number): void {
+  const g = ctx.g
+  if (g !== null) {
+    for (const m of g.members.values()) {
+      if (m.awaitingJoin) reply(ctx, m.awaitingJoin, joinError(m.memberId, errorCode))
+      if (m.awaitingSync) reply(ctx, m.awaitingSync, syncError(errorCode))
+      if (m.awaitingJoin || m.awaitingSync) g.members.set(m.memberId, { ...m, awaitingJoin: null, awaitingSync: null })
+    }
+    g.join = null
+    g.syncDeadline = null
+    if (g.state !== 'Dead') transitionTo(ctx, g, 'Dead')
+  }
+  for (const w of ctx.writes.values()) answerHeld(ctx, w.held, errorCode)
+  ctx.writes.clear()
+}
+
+// ---------------------------------------------------------------- results
+
+function joinError(memberId: string, errorCode: number): JoinGroupResult {
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] }
+}
+
+function syncError(errorCode: number): SyncGroupResult {
+  return { errorCode, protocolType: null, protocolName: null, assignment: EMPTY_BYTES }
+}
+
+function joinResult(g: WGroup, memberId: string, withMembers: boolean, leaderId: string | null = g.leaderId): JoinGroupResult {
+  return {
+    errorCode: ErrorCode.NONE,
+    generationId: g.generationId,
+    protocolType: g.protocolType,
+    protocolName: g.protocolName,
+    leader: leaderId ?? '',
+    memberId,
+    members: withMembers ? currentMemberMetadata(g) : [],
+  }
+}
+
+function currentMemberMetadata(g: WGroup): JoinGroupResult['members'] {
+  return [...g.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: metadataFor(m, g.protocolName) }))
+}
+
+function metadataFor(m: GroupMember, protocolName: string | null): Uint8Array {
+  return m.protocols.find((p) => p.name === protocolName)?.metadata ?? EMPTY_BYTES
+}
+
+function describe(ctx: Ctx): DescribeGroupResult {
+  const g = ctx.g
+  if (g === null) return { errorCode: ErrorCode.NONE, groupId: ctx.groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] }
+  const stable = g.state === 'Stable'
+  return {
+    errorCode: ErrorCode.NONE,
+    groupId: ctx.groupId,
+    state: g.state,
+    protocolType: g.protocolType ?? '',
+    protocolData: stable ? (g.protocolName ?? '') : '',
+    members: [...g.members.values()].map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      metadata: stable ? metadataFor(m, g.protocolName) : EMPTY_BYTES,
+      assignment: stable ? m.assignment : EMPTY_BYTES,
+    })),
+  }
+}
+
+// ---------------------------------------------------------------- members
+
+function setMember(g: WGroup, m: GroupMember): GroupMember {
+  g.members.set(m.memberId, m)
+  return m
+}
+
+function heartbeatOf(ctx: Ctx, g: WGroup, memberId: string): void {
+  const m = g.members.get(memberId)
+  if (m) setMember(g, { ...m, sessionDeadline: ctx.now + m.sessionTimeoutMs })
+}
+
+function addMember(g: WGroup, m: GroupMember): void {
+  if (m.groupInstanceId !== null) {
+    if (g.staticMembers.has(m.groupInstanceId)) throw new Error(`invariant: static member ${m.groupInstanceId} added twice`)
+    g.staticMembers.set(m.groupInstanceId, m.memberId)
+  }
+  if (g.members.size === 0) g.protocolType = m.protocolType
+  if (g.leaderId === null) g.leaderId = m.memberId
+  g.members.set(m.memberId, m)
+  g.pendingMembers.delete(m.memberId)
+}
+
+/** Kafka's group.remove; a reply the member still waits for is answered (UNKNOWN_MEMBER_ID): it is gone. */
+function removeMember(ctx: Ctx, g: WGroup, memberId: string): void {
+  const m = g.members.get(memberId)
+  if (m) {
+    if (m.awaitingJoin) reply(ctx, m.awaitingJoin, joinError('', ErrorCode.UNKNOWN_MEMBER_ID))
+    if (m.awaitingSync) reply(ctx, m.awaitingSync, syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+    g.members.delete(memberId)
+    if (m.groupInstanceId !== null && g.staticMembers.get(m.groupInstanceId) === memberId) g.staticMembers.delete(m.groupInstanceId)
+  }
+  if (g.leaderId === memberId) g.leaderId = g.members.keys().next().value ?? null
+  g.pendingMembers.delete(memberId)
+  g.pendingSyncMembers.delete(memberId)
+}
+
+function removeMemberAndUpdateGroup(ctx: Ctx, g: WGroup, memberId: string, reason: string): void {
+  removeMember(ctx, g, memberId)
+  log(ctx, 'info', `member ${memberId} removed: ${reason}`)
+  switch (g.state) {
+    case 'Dead':
+    case 'Empty':
+      break
+    case 'Stable':
+    case 'CompletingRebalance':
+      maybePrepareRebalance(ctx, g, reason)
+      break
+    case 'PreparingRebalance':
+      maybeCompleteJoin(ctx, g)
+      break
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+function removePendingMemberAndUpdateGroup(ctx: Ctx, g: WGroup, memberId: string): void {
+  g.pendingMembers.delete(memberId)
+  if (g.state === 'PreparingRebalance') maybeCompleteJoin(ctx, g)
+}
+
+/** A member waiting for a reply that a newer request of the same member replaces: the old one is answered. */
+function supersedeJoin(ctx: Ctx, m: GroupMember): void {
+  if (m.awaitingJoin) reply(ctx, m.awaitingJoin, joinError(m.memberId, ErrorCode.REBALANCE_IN_PROGRESS))
+}
+
+function updateMember(ctx: Ctx, g: WGroup, m: GroupMember, input: JoinGroupInput, to: ReplyTo<JoinGroupResult>): GroupMember {
+  supersedeJoin(ctx, m)
+  return setMember(g, {
+    ...m,
+    protocols: input.protocols,
+    rebalanceTimeoutMs: input.rebalanceTimeoutMs,
+    sessionTimeoutMs: input.sessionTimeoutMs,
+    awaitingJoin: to,
+  })
+}
+
+function matches(m: GroupMember, protocols: readonly JoinGroupProtocol[]): boolean {
+  if (m.protocols.length !== protocols.length) return false
+  return m.protocols.every((p, i) => p.name === protocols[i]!.name && bytesEqual(p.metadata, protocols[i]!.metadata))
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function rebalanceTimeoutMs(g: WGroup): number {
+  let t = 0
+  for (const m of g.members.values()) t = Math.max(t, m.rebalanceTimeoutMs)
+  return t
+}
+
+function supportsProtocols(g: WGroup, protocolType: string, protocols: readonly JoinGroupProtocol[]): boolean {
+  if (g.state === 'Empty') return protocolType !== '' && protocols.length > 0
+  if (g.protocolType !== protocolType) return false
+  const candidates = candidateProtocols(g)
+  return protocols.some((p) => candidates.has(p.name))
+}
+
+/** The protocols every member supports. */
+function candidateProtocols(g: WGroup): Set<string> {
+  const counts = new Map<string, number>()
+  for (const m of g.members.values()) for (const name of new Set(m.protocols.map((p) => p.name))) counts.set(name, (counts.get(name) ?? 0) + 1)
+  return new Set([...counts].filter(([, n]) => n === g.members.size).map(([name]) => name))
+}
+
+/** Each member votes for its first protocol that all support; the most votes win (ties: the one voted first). */
+function selectProtocol(g: WGroup): string {
+  if (g.members.size === 0) throw new Error('invariant: cannot select a protocol for an empty group')
+  const candidates = candidateProtocols(g)
+  const votes = new Map<string, number>()
+  for (const m of g.members.values()) {
+    const vote = m.protocols.find((p) => candidates.has(p.name))
+    if (!vote) throw new Error(`invariant: member ${m.memberId} supports none of the group's common protocols`)
+    votes.set(vote.name, (votes.get(vote.name) ?? 0) + 1)
+  }
+  let best = ''
+  let bestVotes = -1
+  for (const [name, n] of votes) {
+    if (n > bestVotes) {
+      best = name
+      bestVotes = n
+    }
+  }
+  return best
+}
+
+/**
+ * The topics of a consumer group's members (KIP-496), from each member's ConsumerProtocolSubscription
+ * read as its v0 prefix (int16 version, [string] topics, nullable bytes user data), as Kafka does;
+ * null when unknown (not a consumer group, no protocol yet, or metadata that does not parse).
+ */
+function computeSubscribedTopics(g: WGroup): ReadonlySet<string> | null {
+  if (g.protocolType !== CONSUMER_PROTOCOL_TYPE) return null
+  if (g.members.size === 0) return new Set()
+  if (g.protocolName === null) return null
+  const topics = new Set<string>()
+  try {
+    for (const m of g.members.values()) {
+      const r = new Reader(metadataFor(m, g.protocolName))
+      if (r.int16('version') < 0) return null
+      const n = r.arrayLength(2, false, 'topics')
+      for (let i = 0; i < n; i++) topics.add(r.string('topic'))
+      r.nullableBytes('user data')
+    }
+  } catch (e) {
+    if (e instanceof ProtocolDecodeError) return null
+    throw e
+  }
+  return topics
+}
+
+function generateMemberId(ctx: Ctx, g: WGroup, prefix: string): string {
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const id = `${prefix}-${uuidFrom(`${ctx.groupId}\u0000${ctx.now}\u0000${ctx.memberIdSeq++}`)}`
+    if (!g.members.has(id) && !g.pendingMembers.has(id)) return id
+  }
+  throw new Error(`invariant: no unused member id for group ${ctx.groupId}`)
+}
+
+/** A version-4-shaped UUID string derived from `seed` (FNV-1a with four bases, then murmur3's finalizer). */
+function uuidFrom(seed: string): string {
+  const words: number[] = []
+  for (const basis of [0x811c9dc5, 0x050c5d1f, 0x1b873593, 0xcc9e2d51]) {
+    let h = basis
+    for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 0x01000193)
+    h ^= h >>> 16
+    h = Math.imul(h, 0x85ebca6b)
+    h ^= h >>> 13
+    h = Math.imul(h, 0xc2b2ae35)
+    h ^= h >>> 16
+    words.push(h >>> 0)
+  }
+  words[1] = ((words[1]! & 0xffff0fff) | 0x4000) >>> 0
+  words[2] = ((words[2]! & 0x3fffffff) | 0x80000000) >>> 0
+  const hex = words.map((w) => w.toString(16).padStart(8, '0')).join('')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+/** Kafka's validateCurrentMember: the instance id (when given) maps to this member id, and the member exists. */
+function validateCurrentMember(g: WGroup, memberId: string, groupInstanceId: string | null): number | null {
+  if (groupInstanceId !== null) {
+    const current = g.staticMembers.get(groupInstanceId)
+    if (current === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
+    if (current !== memberId) return ErrorCode.FENCED_INSTANCE_ID
+    return null
+  }
+  return g.members.has(memberId) ? null : ErrorCode.UNKNOWN_MEMBER_ID
+}
+
+// ---------------------------------------------------------------- JoinGroup
+
+function handleJoin(ctx: Ctx, input: JoinGroupInput, to: ReplyTo<JoinGroupResult>): void {
+  if (input.sessionTimeoutMs < ctx.config.minSessionTimeoutMs || input.sessionTimeoutMs > ctx.config.maxSessionTimeoutMs) {
+    reply(ctx, to, joinError(input.memberId, ErrorCode.INVALID_SESSION_TIMEOUT))
+    return
+  }
+  const isUnknownMember = input.memberId === ''
+  let g = ctx.g
+  if (g === null) {
+    if (!isUnknownMember) {
+      reply(ctx, to, joinError(input.memberId, ErrorCode.UNKNOWN_MEMBER_ID))
+      return
+    }
+    g = createGroup(ctx)
+  }
+  if (!acceptJoiningMember(ctx, g, input.memberId)) {
+    removeMember(ctx, g, input.memberId)
+    reply(ctx, to, joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED))
+  } else if (isUnknownMember) {
+    doNewMemberJoin(ctx, g, input, to)
+  } else {
+    doCurrentMemberJoin(ctx, g, input, to)
+  }
+  if (g.state === 'PreparingRebalance') maybeCompleteJoin(ctx, g)
+}
+
+/** Kafka's acceptJoiningMember: room for a new member, by group.max.size. */
+function acceptJoiningMember(ctx: Ctx, g: WGroup, memberId: string): boolean {
+  const max = ctx.config.maxSize
+  switch (g.state) {
+    case 'Empty':
+    case 'Dead':
+      return true
+    case 'PreparingRebalance': {
+      // Counting the members that rejoined sheds the last rejoining ones when the limit was lowered.
+      const m = g.members.get(memberId)
+      return (m !== undefined && m.awaitingJoin !== null) || numAwaiting(g) < max
+    }
+    case 'CompletingRebalance':
+    case 'Stable':
+      return g.members.has(memberId) || g.members.size < max
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+function numAwaiting(g: WGroup): number {
+  let n = 0
+  for (const m of g.members.values()) if (m.awaitingJoin) n++
+  return n
+}
+
+function doNewMemberJoin(ctx: Ctx, g: WGroup, input: JoinGroupInput, to: ReplyTo<JoinGroupResult>): void {
+  if (g.state === 'Dead') {
+    reply(ctx, to, joinError('', ErrorCode.COORDINATOR_NOT_AVAILABLE))
+    return
+  }
+  if (!supportsProtocols(g, input.protocolType, input.protocols)) {
+    reply(ctx, to, joinError('', ErrorCode.INCONSISTENT_GROUP_PROTOCOL))
+    return
+  }
+  if (input.groupInstanceId !== null) {
+    const newMemberId = generateMemberId(ctx, g, input.groupInstanceId)
+    const oldMemberId = g.staticMembers.get(input.groupInstanceId)
+    if (oldMemberId !== undefined) {
+      log(ctx, 'info', `static member ${input.groupInstanceId} rejoins with an unknown member id in state ${g.state}: ${newMemberId} replaces ${oldMemberId}`)
+      updateStaticMemberAndRebalance(ctx, g, oldMemberId, newMemberId, input, to)
+    } else {
+      addMemberAndRebalance(ctx, g, input, newMemberId, to)
+    }
+    return
+  }
+  if (input.requireKnownMemberId) {
+    if (g.pendingMembers.size >= PENDING_MEMBERS_MAX) {
+      reply(ctx, to, joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED))
+      return
+    }
+    const newMemberId = generateMemberId(ctx, g, input.clientId)
+    g.pendingMembers.set(newMemberId, ctx.now + input.sessionTimeoutMs)
+    reply(ctx, to, joinError(newMemberId, ErrorCode.MEMBER_ID_REQUIRED))
+    return
+  }
+  addMemberAndRebalance(ctx, g, input, generateMemberId(ctx, g, input.clientId), to)
+}
+
+function doCurrentMemberJoin(ctx: Ctx, g: WGroup, input: JoinGroupInput, to: ReplyTo<JoinGroupResult>): void {
+  const memberId = input.memberId
+  if (g.state === 'Dead') {
+    reply(ctx, to, joinError(memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE))
+    return
+  }
+  if (!supportsProtocols(g, input.protocolType, input.protocols)) {
+    reply(ctx, to, joinError(memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL))
+    return
+  }
+  if (g.pendingMembers.has(memberId)) {
+    if (input.groupInstanceId !== null) {
+      // Kafka throws here (a pending id is never a static member's): the client sees UNKNOWN_SERVER_ERROR.
+      reply(ctx, to, joinError(memberId, ErrorCode.UNKNOWN_SERVER_ERROR))
+      return
+    }
+    addMemberAndRebalance(ctx, g, input, memberId, to)
+    return
+  }
+  const error = validateCurrentMember(g, memberId, input.groupInstanceId)
+  if (error !== null) {
+    reply(ctx, to, joinError(memberId, error))
+    return
+  }
+  const member = g.members.get(memberId)!
+  switch (g.state) {
+    case 'PreparingRebalance':
+      updateMemberAndRebalance(ctx, g, member, input, to, `member ${memberId} joining during PreparingRebalance`)
+      return
+    case 'CompletingRebalance':
+      if (matches(member, input.protocols)) {
+        // It missed its JoinGroup answer: the same again, for the current generation.
+        reply(ctx, to, joinResult(g, memberId, g.leaderId === memberId))
+      } else {
+        updateMemberAndRebalance(ctx, g, member, input, to, `member ${memberId} changed its metadata during CompletingRebalance`)
+      }
+      return
+    case 'Stable':
+      if (g.leaderId === memberId) {
+        // The leader rejoins to rebalance for changes the metadata does not show (topic metadata).
+        updateMemberAndRebalance(ctx, g, member, input, to, `leader ${memberId} rejoining during Stable`)
+      } else if (!matches(member, input.protocols)) {
+        updateMemberAndRebalance(ctx, g, member, input, to, `member ${memberId} changed its metadata during Stable`)
+      } else {
+        reply(ctx, to, joinResult(g, memberId, false))
+      }
+      return
+    case 'Empty':
+      reply(ctx, to, joinError(memberId, ErrorCode.UNKNOWN_MEMBER_ID))
+      return
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+function addMemberAndRebalance(ctx: Ctx, g: WGroup, input: JoinGroupInput, memberId: string, to: ReplyTo<JoinGroupResult>): void {
+  const member: GroupMember = {
+    memberId,
+    groupInstanceId: input.groupInstanceId,
+    clientId: input.clientId,
+    clientHost: input.clientHost,
+    rebalanceTimeoutMs: input.rebalanceTimeoutMs,
+    sessionTimeoutMs: input.sessionTimeoutMs,
+    protocolType: input.protocolType,
+    protocols: input.protocols,
+    assignment: EMPTY_BYTES,
+    awaitingJoin: to,
+    awaitingSync: null,
+    isNew: true,
+    // Its socket is muted while it waits, so a vanished new member is only noticed by this timeout.
+    sessionDeadline: ctx.now + NEW_MEMBER_JOIN_TIMEOUT_MS,
+  }
+  if (g.state === 'PreparingRebalance' && g.generationId === 0) g.newMemberAdded = true
+  addMember(g, member)
+  maybePrepareRebalance(ctx, g, `adding new member ${memberId} with group instance id ${input.groupInstanceId ?? 'none'}`)
+}
+
+function updateMemberAndRebalance(ctx: Ctx, g: WGroup, member: GroupMember, input: JoinGroupInput, to: ReplyTo<JoinGroupResult>, reason: string): void {
+  updateMember(ctx, g, member, input, to)
+  maybePrepareRebalance(ctx, g, reason)
+}
+
+/** KIP-345: a known group.instance.id joins with no member id: the new id replaces the old one, which is fenced from now on. */
+function updateStaticMemberAndRebalance(ctx: Ctx, g: WGroup, oldMemberId: string, newMemberId: string, input: JoinGroupInput, to: ReplyTo<JoinGroupResult>): void {
+  const currentLeader = g.leaderId
+  const old = g.members.get(oldMemberId)
+  if (!old) throw new Error(`invariant: static member ${input.groupInstanceId} maps to ${oldMemberId}, which is not a member`)
+  if (old.awaitingJoin) reply(ctx, old.awaitingJoin, joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID))
+  if (old.awaitingSync) reply(ctx, old.awaitingSync, syncError(ErrorCode.FENCED_INSTANCE_ID))
+  // Re-keyed in place: the member keeps its position (the join order) and its assignment.
+  const replaced = new Map<string, GroupMember>()
+  for (const [id, m] of g.members) {
+    if (id === oldMemberId) {
+      replaced.set(newMemberId, { ...m, memberId: newMemberId, awaitingJoin: null, awaitingSync: null, sessionDeadline: ctx.now + m.sessionTimeoutMs })
+    } else {
+      replaced.set(id, m)
+    }
+  }
+  g.members = replaced
+  if (g.leaderId === oldMemberId) g.leaderId = newMemberId
+  if (g.pendingSyncMembers.delete(oldMemberId)) g.pendingSyncMembers.add(newMemberId)
+  g.staticMembers.set(input.groupInstanceId!, newMemberId)
+  const member = updateMember(ctx, g, g.members.get(newMemberId)!, input, to)
+  switch (g.state) {
+    case 'Stable': {
+      // Same protocol for the next generation: persist the new member id, no rebalance.
+      if (g.protocolName === selectProtocol(g)) {
+        const assignments = new Map([...g.members.values()].map((m) => [m.memberId, m.assignment]))
+        // JoinGroup < v9 cannot skip the assignment: the answer names the leader of before, so a
+        // static leader coming back does not think it leads and assign (a Stable group would not pass it on).
+        storeGroup(ctx, g, assignments, { kind: 'group', assignment: null, staticJoin: { memberId: member.memberId, leaderId: currentLeader } })
+      } else {
+        maybePrepareRebalance(ctx, g, `static member ${newMemberId} (instance ${input.groupInstanceId}) joined with a change of protocol`)
+      }
+      return
+    }
+    case 'CompletingRebalance':
+      // The leader may already have assigned to the old id: rebalance, so the new id gets its share.
+      prepareRebalance(ctx, g, `static member ${newMemberId} (instance ${input.groupInstanceId}) rejoined during CompletingRebalance`)
+      return
+    case 'PreparingRebalance':
+      return
+    case 'Empty':
+    case 'Dead':
+      throw new Error(`invariant: group ${ctx.groupId} in ${g.state} has a static member ${input.groupInstanceId}`)
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+// ---------------------------------------------------------------- rebalance
+
+function maybePrepareRebalance(ctx: Ctx, g: WGroup, reason: string): void {
+  if (VALID_PREVIOUS_STATES.PreparingRebalance.includes(g.state)) prepareRebalance(ctx, g, reason)
+}
+
+function prepareRebalance(ctx: Ctx, g: WGroup, reason: string): void {
+  if (g.state === 'CompletingRebalance') resetAndPropagateAssignmentError(ctx, g, ErrorCode.REBALANCE_IN_PROGRESS)
+  g.pendingSyncMembers.clear()
+  g.syncDeadline = null
+  const timeout = rebalanceTimeoutMs(g)
+  const delayMs = ctx.config.initialRebalanceDelayMs
+  g.join =
+    g.state === 'Empty'
+      ? { deadline: ctx.now + delayMs, initial: { delayMs, remainingMs: Math.max(timeout - delayMs, 0) } }
+      : { deadline: ctx.now + timeout, initial: null }
+  const from = g.state
+  transitionTo(ctx, g, 'PreparingRebalance')
+  log(ctx, 'info', `preparing to rebalance in state ${from} with old generation ${g.generationId} (reason: ${reason})`)
+  maybeCompleteJoin(ctx, g)
+}
+
+/** Completes the rebalance once every member rejoined and no KIP-394 id is outstanding (never early for the initial delay). */
+function maybeCompleteJoin(ctx: Ctx, g: WGroup): void {
+  if (g.state !== 'PreparingRebalance' || g.join === null || g.join.initial !== null) return
+  if (g.pendingMembers.size > 0) return
+  for (const m of g.members.values()) if (!m.awaitingJoin) return
+  onCompleteJoin(ctx, g)
+}
+
+function onCompleteJoin(ctx: Ctx, g: WGroup): void {
+  g.join = null
+  for (const m of [...g.members.values()]) {
+    // Dynamic members that did not rejoin are gone; static ones stay until their session expires.
+    if (!m.awaitingJoin && m.groupInstanceId === null) {
+      removeMember(ctx, g, m.memberId)
+      log(ctx, 'info', `member ${m.memberId} removed: it did not rejoin before the rebalance timeout`)
+    }
+  }
+  if (!maybeElectNewJoinedLeader(g) && g.members.size > 0) {
+    log(ctx, 'warn', 'could not complete the rebalance because no member rejoined; waiting for their sessions to expire')
+    g.join = { deadline: ctx.now + rebalanceTimeoutMs(g), initial: null }
+    return
+  }
+  initNextGeneration(ctx, g)
+  if (g.state === 'Empty') {
+    log(ctx, 'info', `generation ${g.generationId} is now empty`)
+    storeGroup(ctx, g, new Map(), { kind: 'group', assignment: null, staticJoin: null })
+    return
+  }
+  log(ctx, 'info', `stabilized generation ${g.generationId} with ${g.members.size} members, protocol ${g.protocolName}`)
+  for (const m of [...g.members.values()]) {
+    if (m.awaitingJoin) reply(ctx, m.awaitingJoin, joinResult(g, m.memberId, g.leaderId === m.memberId))
+    setMember(g, { ...m, awaitingJoin: null, isNew: false, sessionDeadline: ctx.now + m.sessionTimeoutMs })
+    g.pendingSyncMembers.add(m.memberId)
+  }
+  g.syncDeadline = ctx.now + rebalanceTimeoutMs(g)
+}
+
+/** The leader, if it did not rejoin, is replaced by a member that did; false when none did. */
+function maybeElectNewJoinedLeader(g: WGroup): boolean {
+  if (g.leaderId === null) return false
+  const leader = g.members.get(g.leaderId)
+  if (leader?.awaitingJoin) return true
+  for (const m of g.members.values()) {
+    if (m.awaitingJoin) {
+      g.leaderId = m.memberId
+      return true
+    }
+  }
+  return false
+}
+
+function initNextGeneration(ctx: Ctx, g: WGroup): void {
+  g.generationId += 1
+  if (g.members.size > 0) {
+    g.protocolName = selectProtocol(g)
+    g.subscribedTopics = computeSubscribedTopics(g)
+    transitionTo(ctx, g, 'CompletingRebalance')
+  } else {
+    g.protocolName = null
+    g.subscribedTopics = computeSubscribedTopics(g)
+    transitionTo(ctx, g, 'Empty')
+  }
+  g.pendingSyncMembers.clear()
+}
+
+function resetAndPropagateAssignmentError(ctx: Ctx, g: WGroup, errorCode: number): void {
+  if (g.state !== 'CompletingRebalance') throw new Error(`invariant: assignment error propagated in ${g.state}`)
+  for (const m of [...g.members.values()]) setMember(g, { ...m, assignment: EMPTY_BYTES })
+  propagateAssignment(ctx, g, errorCode)
+}
+
+function propagateAssignment(ctx: Ctx, g: WGroup, errorCode: number): void {
+  const ok = errorCode === ErrorCode.NONE
+  for (const m of [...g.members.values()]) {
+    if (!m.awaitingSync) continue
+    reply(ctx, m.awaitingSync, { errorCode, protocolType: ok ? g.protocolType : null, protocolName: ok ? g.protocolName : null, assignment: m.assignment })
+    // Its session may have lapsed while it waited for the leader or the write: a fresh one.
+    setMember(g, { ...m, awaitingSync: null, sessionDeadline: ctx.now + m.sessionTimeoutMs })
+  }
+}
+
+/** Writes the group's GroupMetadataValue (Kafka's storeGroup): each member's metadata for the chosen protocol and its assignment. */
+function storeGroup(ctx: Ctx, g: WGroup, assignments: ReadonlyMap<string, Uint8Array>, pending: Omit<PendingWrite, 'held'>): number {
+  const members: GroupMemberRecord[] = [...g.members.values()].map((m) => ({
+    memberId: m.memberId,
+    groupInstanceId: m.groupInstanceId,
+    clientId: m.clientId,
+    clientHost: m.clientHost,
+    rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+    sessionTimeoutMs: m.sessionTimeoutMs,
+    subscription: metadataFor(m, g.protocolName),
+    assignment: assignments.get(m.memberId) ?? EMPTY_BYTES,
+  }))
+  const value: GroupMetadataRecordValue = {
+    protocolType: g.protocolType ?? '',
+    generation: g.generationId,
+    protocol: g.protocolName,
+    leader: g.leaderId,
+    currentStateTimestamp: g.currentStateTimestamp ?? -1,
+    members,
+  }
+  return write(ctx, [{ type: 'group-metadata', group: ctx.groupId, value }], pending)
+}
+
+// ---------------------------------------------------------------- SyncGroup
+
+function handleSync(ctx: Ctx, input: SyncGroupInput, to: ReplyTo<SyncGroupResult>): void {
+  const g = ctx.g
+  if (g === null) {
+    reply(ctx, to, syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+    return
+  }
+  const error = validateSync(g, input)
+  if (error !== null) {
+    reply(ctx, to, syncError(error))
+    return
+  }
+  switch (g.state) {
+    case 'Empty':
+      reply(ctx, to, syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+      return
+    case 'PreparingRebalance':
+      reply(ctx, to, syncError(ErrorCode.REBALANCE_IN_PROGRESS))
+      return
+    case 'CompletingRebalance': {
+      const m = g.members.get(input.memberId)!
+      if (m.awaitingSync) reply(ctx, m.awaitingSync, syncError(ErrorCode.REBALANCE_IN_PROGRESS))
+      setMember(g, { ...m, awaitingSync: to })
+      g.pendingSyncMembers.delete(input.memberId)
+      if (g.pendingSyncMembers.size === 0) g.syncDeadline = null
+      if (g.leaderId !== input.memberId) return
+      if ([...ctx.writes.values()].some((w) => w.assignment?.generationId === g.generationId)) return // already being written
+      log(ctx, 'info', `assignment received from leader ${input.memberId} for generation ${g.generationId}`)
+      // Members the leader left out get an empty assignment; ids that are not members are ignored.
+      const given = new Map(input.assignments.map((a) => [a.memberId, a.assignment]))
+      const assignments = new Map([...g.members.keys()].map((id) => [id, given.get(id) ?? EMPTY_BYTES]))
+      storeGroup(ctx, g, assignments, { kind: 'group', assignment: { generationId: g.generationId, assignments }, staticJoin: null })
+      return
+    }
+    case 'Stable': {
+      g.pendingSyncMembers.delete(input.memberId)
+      if (g.pendingSyncMembers.size === 0) g.syncDeadline = null
+      const m = g.members.get(input.memberId)!
+      reply(ctx, to, { errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment: m.assignment })
+      heartbeatOf(ctx, g, input.memberId)
+      return
+    }
+    case 'Dead':
+      reply(ctx, to, syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE))
+      return
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+function validateSync(g: WGroup, input: SyncGroupInput): number | null {
+  if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE
+  const memberError = validateCurrentMember(g, input.memberId, input.groupInstanceId)
+  if (memberError !== null) return memberError
+  if (input.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION
+  if (input.protocolType !== null && input.protocolType !== g.protocolType) return ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+  if (input.protocolName !== null && input.protocolName !== g.protocolName) return ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+  return null
+}
+
+// ---------------------------------------------------------------- Heartbeat, LeaveGroup
+
+function handleHeartbeat(ctx: Ctx, input: HeartbeatInput): number {
+  const g = ctx.g
+  if (g === null) return ErrorCode.UNKNOWN_MEMBER_ID
+  if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE
+  const memberError = validateCurrentMember(g, input.memberId, input.groupInstanceId)
+  if (memberError !== null) return memberError
+  if (input.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION
+  switch (g.state) {
+    case 'Empty':
+      return ErrorCode.UNKNOWN_MEMBER_ID
+    case 'CompletingRebalance':
+    case 'Stable':
+      heartbeatOf(ctx, g, input.memberId)
+      return ErrorCode.NONE
+    case 'PreparingRebalance':
+      heartbeatOf(ctx, g, input.memberId)
+      return ErrorCode.REBALANCE_IN_PROGRESS
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+function handleLeave(ctx: Ctx, input: LeaveGroupInput): LeaveGroupResult {
+  const g = ctx.g
+  if (g === null) {
+    return { errorCode: ErrorCode.NONE, members: input.members.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) }
+  }
+  if (g.state === 'Dead') return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] }
+  const members = input.members.map(({ memberId, groupInstanceId }) => {
+    let errorCode: number = ErrorCode.NONE
+    if (memberId === '') {
+      // KIP-345: an admin removes a static member by its instance id alone.
+      const current = groupInstanceId === null ? undefined : g.staticMembers.get(groupInstanceId)
+      if (current === undefined) errorCode = ErrorCode.UNKNOWN_MEMBER_ID
+      else removeMemberAndUpdateGroup(ctx, g, current, `instance ${groupInstanceId} removed by LeaveGroup`)
+    } else if (g.pendingMembers.has(memberId)) {
+      removePendingMemberAndUpdateGroup(ctx, g, memberId)
+      log(ctx, 'info', `pending member ${memberId} left by LeaveGroup`)
+    } else {
+      const error = validateCurrentMember(g, memberId, groupInstanceId)
+      if (error !== null) errorCode = error
+      else removeMemberAndUpdateGroup(ctx, g, memberId, 'it left by LeaveGroup')
+    }
+    return { memberId, groupInstanceId, errorCode }
+  })
+  return { errorCode: ErrorCode.NONE, members }
+}
+
+// ---------------------------------------------------------------- offsets
+
+function handleCommit(ctx: Ctx, input: OffsetCommitInput, to: ReplyTo<PartitionErrors>): void {
+  const all = (errorCode: number): PartitionErrors => ({
+    topics: input.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })) })),
+  })
+  let g = ctx.g
+  if (g === null) {
+    if (input.generationId >= 0) {
+      // A member of a generation this coordinator never saw.
+      reply(ctx, to, all(ErrorCode.ILLEGAL_GENERATION))
+      return
+    }
+    g = createGroup(ctx) // a standalone consumer that only stores offsets here
+  }
+  const error = validateOffsetCommit(g, input)
+  if (error !== null) {
+    reply(ctx, to, all(error))
+    return
+  }
+  switch (g.state) {
+    case 'Empty':
+      storeOffsets(ctx, input, to)
+      return
+    case 'Stable':
+    case 'PreparingRebalance':
+      // Allowed while preparing: the heartbeat answer tells the member about the rebalance.
+      heartbeatOf(ctx, g, input.memberId)
+      storeOffsets(ctx, input, to)
+      return
+    case 'CompletingRebalance':
+      reply(ctx, to, all(ErrorCode.REBALANCE_IN_PROGRESS))
+      return
+    case 'Dead':
+      reply(ctx, to, all(ErrorCode.COORDINATOR_NOT_AVAILABLE))
+      return
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+function validateOffsetCommit(g: WGroup, input: OffsetCommitInput): number | null {
+  if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE
+  if (input.generationId >= 0 || input.memberId !== '' || input.groupInstanceId !== null) {
+    const memberError = validateCurrentMember(g, input.memberId, input.groupInstanceId)
+    if (memberError !== null) return memberError
+    return input.generationId === g.generationId ? null : ErrorCode.ILLEGAL_GENERATION
+  }
+  // Without a member id only a group with no members takes commits.
+  return g.state === 'Empty' ? null : ErrorCode.UNKNOWN_MEMBER_ID
+}
+
+function storeOffsets(ctx: Ctx, input: OffsetCommitInput, to: ReplyTo<PartitionErrors>): void {
+  const records: GroupRecord[] = []
+  const expireTimestamp = input.retentionTimeMs === -1 ? -1 : ctx.now + input.retentionTimeMs
+  const result: PartitionErrors = {
+    topics: input.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => {
+        const metadata = p.metadata ?? ''
+        if (metadata.length > ctx.config.offsetMetadataMaxBytes) return { partition: p.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE }
+        records.push({
+          type: 'offset-commit',
+          group: ctx.groupId,
+          topic: t.name,
+          partition: p.partition,
+          // A record with an expire timestamp is written as v1, which has no leader epoch.
+          value: { offset: p.offset, leaderEpoch: expireTimestamp === -1 ? p.leaderEpoch : -1, metadata, commitTimestamp: ctx.now, expireTimestamp },
+        })
+        return { partition: p.partition, errorCode: ErrorCode.NONE }
+      }),
+    })),
+  }
+  if (records.length === 0) {
+    reply(ctx, to, result)
+    return
+  }
+  write(ctx, records, { kind: 'offsets', held: [{ type: 'commit', to, result }], assignment: null, staticJoin: null })
+}
+
+function fetchOffsets(ctx: Ctx, topics: { name: string; partitions: number[] }[] | null): OffsetFetchResult {
+  const g = ctx.g
+  const gone = g === null || g.state === 'Dead'
+  const none = (partition: number) => ({ partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE })
+  if (topics === null) {
+    if (gone) return { errorCode: ErrorCode.NONE, topics: [] }
+    return {
+      errorCode: ErrorCode.NONE,
+      topics: [...ctx.offsets].map(([name, partitions]) => ({
+        name,
+        partitions: [...partitions].map(([partition, v]) => ({ partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE })),
+      })),
+    }
+  }
+  return {
+    errorCode: ErrorCode.NONE,
+    topics: topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((partition) => {
+        const v = gone ? undefined : ctx.offsets.get(t.name)?.get(partition)
+        return v === undefined ? none(partition) : { partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE }
+      }),
+    })),
+  }
+}
+
+// ---------------------------------------------------------------- deletion and expiry
+
+type PartitionKey = readonly [topic: string, partition: number]
+
+/**
+ * Kafka's cleanupGroupMetadata: tombstones for the removed offsets; an Empty group left with no
+ * offsets turns Dead (and gets a GroupMetadata tombstone when it ever had a generation).
+ */
+function cleanup(ctx: Ctx, g: WGroup, removed: readonly PartitionKey[], held: HeldReply | null): void {
+  const records: GroupRecord[] = []
+  for (const [topic, partition] of removed) {
+    if (ctx.offsets.get(topic)?.has(partition)) records.push({ type: 'offset-commit', group: ctx.groupId, topic, partition, value: null })
+  }
+  const offsetsLeft = countOffsets(ctx.offsets) - records.length
+  if (g.state === 'Empty' && offsetsLeft === 0) {
+    transitionTo(ctx, g, 'Dead')
+    log(ctx, 'info', `transitioned to Dead in generation ${g.generationId}`)
+  }
+  // A group that never had a generation only stored offsets: there is no metadata to delete.
+  if (g.state === 'Dead' && g.generationId > 0) records.push({ type: 'group-metadata', group: ctx.groupId, value: null })
+  if (records.length === 0) {
+    if (held) answerHeld(ctx, [held], ErrorCode.NONE)
+    return
+  }
+  write(ctx, records, { kind: 'offsets', held: held ? [held] : [], assignment: null, staticJoin: null })
+}
+
+function countOffsets(offsets: GroupState['offsets']): number {
+  let n = 0
+  for (const p of offsets.values()) n += p.size
+  return n
+}
+
+function handleDeleteGroup(ctx: Ctx, to: ReplyTo<{ errorCode: number }>): void {
+  const g = ctx.g
+  if (g === null) {
+    reply(ctx, to, { errorCode: ErrorCode.GROUP_ID_NOT_FOUND })
+    return
+  }
+  switch (g.state) {
+    case 'Dead':
+      reply(ctx, to, { errorCode: ErrorCode.GROUP_ID_NOT_FOUND })
+      return
+    case 'Empty': {
+      transitionTo(ctx, g, 'Dead')
+      const all: PartitionKey[] = []
+      for (const [topic, partitions] of ctx.offsets) for (const p of partitions.keys()) all.push([topic, p])
+      log(ctx, 'info', `deleted, with ${all.length} offsets`)
+      cleanup(ctx, g, all, { type: 'delete-group', to })
+      return
+    }
+    case 'PreparingRebalance':
+    case 'CompletingRebalance':
+    case 'Stable':
+      reply(ctx, to, { errorCode: ErrorCode.NON_EMPTY_GROUP })
+      return
+    default: {
+      const never: never = g.state
+      throw new Error(`unknown group state ${String(never)}`)
+    }
+  }
+}
+
+function handleDeleteOffsets(ctx: Ctx, input: OffsetDeleteInput, to: ReplyTo<OffsetDeleteResult>): void {
+  const g = ctx.g
+  if (g === null || g.state === 'Dead') {
+    reply(ctx, to, { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] })
+    return
+  }
+  let subscribed: (topic: string) => boolean
+  if (g.state === 'Empty') {
+    subscribed = () => false
+  } else if (g.protocolType === CONSUMER_PROTOCOL_TYPE) {
+    const topics = g.subscribedTopics
+    // Not knowing the subscriptions (undecodable metadata) protects every topic, as in Kafka.
+    subscribed = (topic) => topics === null || topics.has(topic)
+  } else {
+    reply(ctx, to, { errorCode: ErrorCode.NON_EMPTY_GROUP, topics: [] })
+    return
+  }
+  const eligible: PartitionKey[] = []
+  const result: OffsetDeleteResult = {
+    errorCode: ErrorCode.NONE,
+    topics: input.topics.map((t) => {
+      const isSubscribed = subscribed(t.name)
+      return {
+        name: t.name,
+        partitions: t.partitions.map((partition) => {
+          if (isSubscribed) return { partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC }
+          eligible.push([t.name, partition])
+          return { partition, errorCode: ErrorCode.NONE }
+        }),
+      }
+    }),
+  }
+  if (eligible.length === 0) {
+    reply(ctx, to, result)
+    return
+  }
+  cleanup(ctx, g, eligible, { type: 'delete-offsets', to, result })
+}
+
+/** When an offset expires (KIP-211), or null when it does not in the group's present state. */
+function offsetExpiry(g: LiveGroup | WGroup, topic: string, v: OffsetCommitRecordValue, retentionMs: number): number | null {
+  let base: number
+  if (g.protocolType !== null && g.state === 'Empty') {
+    // Retention runs from when the group became empty (from the commit for records without that time).
+    base = g.currentStateTimestamp ?? v.commitTimestamp
+  } else if (g.protocolType === CONSUMER_PROTOCOL_TYPE && g.subscribedTopics !== null && g.state === 'Stable') {
+    // KIP-496: a stable consumer group keeps the offsets of the topics it consumes.
+    if (g.subscribedTopics.has(topic)) return null
+    base = v.commitTimestamp
+  } else if (g.protocolType === null) {
+    base = v.commitTimestamp // a standalone consumer: each offset from its commit
+  } else {
+    return null
+  }
+  return v.expireTimestamp !== -1 ? v.expireTimestamp : base + retentionMs
+}
+
+function nextOffsetExpiry(g: LiveGroup | WGroup, offsets: GroupState['offsets'], retentionMs: number): number | null {
+  let next: number | null = null
+  const stableConsumer = g.protocolType === CONSUMER_PROTOCOL_TYPE && g.state === 'Stable' && g.subscribedTopics !== null
+  for (const [topic, partitions] of offsets) {
+    if (stableConsumer && g.subscribedTopics!.has(topic)) continue
+    for (const v of partitions.values()) {
+      const at = offsetExpiry(g, topic, v, retentionMs)
+      if (at !== null && (next === null || at < next)) next = at
+    }
+  }
+  return next
+}
+
+/** An empty group with no offsets (nor anything pending) is removed by the next retention check. */
+function emptyRemovalAt(g: LiveGroup | WGroup, offsets: GroupState['offsets'], writes: number, config: GroupConfig): number | null {
+  if (g.state !== 'Empty' || offsets.size > 0 || g.pendingMembers.size > 0 || writes > 0) return null
+  return Math.max(g.currentStateTimestamp ?? g.since, g.since) + (config.offsetsRetentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS)
+}
+
+function expireOffsets(ctx: Ctx, g: WGroup): void {
+  const expired: PartitionKey[] = []
+  for (const [topic, partitions] of ctx.offsets) {
+    for (const [partition, v] of partitions) {
+      const at = offsetExpiry(g, topic, v, ctx.config.offsetsRetentionMs)
+      if (at !== null && at <= ctx.now) expired.push([topic, partition])
+    }
+  }
+  if (expired.length > 0) log(ctx, 'info', `expired ${expired.length} offsets`)
+  cleanup(ctx, g, expired, null)
+}
+
+// ---------------------------------------------------------------- tick, written
+
+/** Whether the member's session can lapse now: one waiting for a rebalance is exempt, unless it is new. */
+function sessionCounts(m: GroupMember): boolean {
+  return m.isNew || (!m.awaitingJoin && !m.awaitingSync)
+}
+
+function tick(ctx: Ctx): void {
+  for (let round = 0; round < TICK_ROUNDS_MAX; round++) {
+    const g = ctx.g
+    if (g === null || ctx.ended !== null) return
+    const due = nextDeadline(g, ctx.offsets, ctx.writes.size, ctx.config)
+    if (due === null || due > ctx.now) return
+    tickRound(ctx, g)
+  }
+}
+
+/** Handles everything due at `now`, once. */
+function tickRound(ctx: Ctx, g: WGroup): void {
+  const now = ctx.now
+  for (const [id, at] of [...g.pendingMembers]) {
+    if (at <= now && g.pendingMembers.has(id)) {
+      log(ctx, 'info', `pending member ${id} removed: its session timed out before it joined`)
+      removePendingMemberAndUpdateGroup(ctx, g, id)
+    }
+  }
+  for (const id of [...g.members.keys()]) {
+    const m = g.members.get(id)
+    if (m && m.sessionDeadline <= now && sessionCounts(m)) removeMemberAndUpdateGroup(ctx, g, id, 'its session expired')
+  }
+  if (g.state === 'PreparingRebalance' && g.join !== null && g.join.deadline <= now) {
+    const initial = g.join.initial
+    if (initial !== null && g.newMemberAdded && initial.remainingMs !== 0) {
+      // Kafka's InitialDelayedJoin: each new member buys another delay, up to the rebalance timeout.
+      g.newMemberAdded = false
+      const delayMs = Math.min(ctx.config.initialRebalanceDelayMs, initial.remainingMs)
+      g.join = { deadline: now + delayMs, initial: { delayMs, remainingMs: Math.max(initial.remainingMs - initial.delayMs, 0) } }
+    } else {
+      onCompleteJoin(ctx, g)
+    }
+  }
+  if ((g.state === 'CompletingRebalance' || g.state === 'Stable') && g.syncDeadline !== null && g.syncDeadline <= now) {
+    g.syncDeadline = null
+    if (g.pendingSyncMembers.size > 0) {
+      const late = [...g.pendingSyncMembers]
+      for (const id of late) removeMember(ctx, g, id)
+      log(ctx, 'info', `members ${late.join(', ')} removed: they did not send SyncGroup in time`)
+      prepareRebalance(ctx, g, `removing ${late.join(', ')} on pending sync request expiration`)
+    }
+  }
+  const expiry = nextOffsetExpiry(g, ctx.offsets, ctx.config.offsetsRetentionMs)
+  const removal = emptyRemovalAt(g, ctx.offsets, ctx.writes.size, ctx.config)
+  if ((expiry !== null && expiry <= now) || (removal !== null && removal <= now)) expireOffsets(ctx, g)
+}
+
+/** Kafka's storeOffsets mapping of a failed append to the commit's error. */
+function commitWriteError(errorCode: number): number {
+  switch (errorCode) {
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
+      return ErrorCode.INVALID_COMMIT_OFFSET_SIZE
+    default:
+      return errorCode
+  }
+}
+
+/** Kafka's storeGroup mapping of a failed append to the SyncGroup/JoinGroup error. */
+function groupWriteError(errorCode: number): number {
+  switch (errorCode) {
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR
+    case ErrorCode.REQUEST_TIMED_OUT:
+      return ErrorCode.REBALANCE_IN_PROGRESS
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
+      return ErrorCode.UNKNOWN_SERVER_ERROR
+    default:
+      return errorCode
+  }
+}
+
+/** Answers held replies: NONE gives each its prepared result, an error replaces what was written. */
+function answerHeld(ctx: Ctx, held: readonly HeldReply[], errorCode: number): void {
+  for (const h of held) {
+    switch (h.type) {
+      case 'commit': {
+        const value: PartitionErrors =
+          errorCode === ErrorCode.NONE
+            ? h.result
+            : {
+                topics: h.result.topics.map((t) => ({
+                  name: t.name,
+                  partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: p.errorCode === ErrorCode.NONE ? errorCode : p.errorCode })),
+                })),
+              }
+        reply(ctx, h.to, value)
+        break
+      }
+      case 'delete-group':
+        reply(ctx, h.to, { errorCode })
+        break
+      case 'delete-offsets':
+        reply(ctx, h.to, errorCode === ErrorCode.NONE ? h.result : { errorCode, topics: [] })
+        break
+      default: {
+        const never: never = h
+        throw new Error(`unknown held reply ${JSON.stringify(never)}`)
+      }
+    }
+  }
+}
+
+function handleWritten(ctx: Ctx, writeId: number, errorCode: number): void {
+  if (writeId >= ctx.nextWriteId) throw new Error(`invariant: written ${writeId} was never asked for (next ${ctx.nextWriteId})`)
+  const w = ctx.writes.get(writeId)
+  if (w === undefined) {
+    log(ctx, 'debug', `write ${writeId} finished after the group stopped waiting for it`)
+    return
+  }
+  ctx.writes.delete(writeId)
+  const g = ctx.g
+  if (errorCode !== ErrorCode.NONE) {
+    const mapped = w.kind === 'offsets' ? commitWriteError(errorCode) : groupWriteError(errorCode)
+    log(ctx, 'warn', `write ${writeId} failed with error ${errorCode}; answering with ${mapped}, the group must be reloaded`)
+    answerHeld(ctx, w.held, mapped)
+    if (g !== null) {
+      if (w.assignment !== null && g.state === 'CompletingRebalance' && g.generationId === w.assignment.generationId) {
+        resetAndPropagateAssignmentError(ctx, g, mapped)
+      }
+      const m = w.staticJoin === null ? undefined : g.members.get(w.staticJoin.memberId)
+      if (m?.awaitingJoin) {
+        reply(ctx, m.awaitingJoin, { ...joinError('', mapped), generationId: g.generationId, protocolType: g.protocolType, protocolName: g.protocolName, leader: w.staticJoin!.leaderId ?? '' })
+        setMember(g, { ...m, awaitingJoin: null })
+      }
+    }
+    // What was replayed is not in the log: this state is done, the shell reloads the group.
+    endGroup(ctx, ErrorCode.NOT_COORDINATOR)
+    ctx.ended = 'failed'
+    return
+  }
+  answerHeld(ctx, w.held, ErrorCode.NONE)
+  if (g === null) return
+  if (w.assignment !== null && g.state === 'CompletingRebalance' && g.generationId === w.assignment.generationId) {
+    for (const m of [...g.members.values()]) setMember(g, { ...m, assignment: w.assignment.assignments.get(m.memberId) ?? EMPTY_BYTES })
+    propagateAssignment(ctx, g, ErrorCode.NONE)
+    transitionTo(ctx, g, 'Stable')
+  }
+  if (w.staticJoin !== null) {
+    const m = g.members.get(w.staticJoin.memberId)
+    if (m?.awaitingJoin) {
+      reply(ctx, m.awaitingJoin, joinResult(g, m.memberId, false, w.staticJoin.leaderId))
+      setMember(g, { ...m, awaitingJoin: null, sessionDeadline: ctx.now + m.sessionTimeoutMs })
+    }
+  }
+}
+
+// ---------------------------------------------------------------- timer and invariants
+
+function nextDeadline(g: LiveGroup | WGroup, offsets: GroupState['offsets'], writes: number, config: GroupConfig): number | null {
+  if (g.state === 'Dead') return null
+  let next: number | null = null
+  const consider = (at: number | null) => {
+    if (at !== null && (next === null || at < next)) next = at
+  }
+  for (const at of g.pendingMembers.values()) consider(at)
+  for (const m of g.members.values()) if (sessionCounts(m)) consider(m.sessionDeadline)
+  if (g.state === 'PreparingRebalance') consider(g.join?.deadline ?? null)
+  if (g.state === 'CompletingRebalance' || g.state === 'Stable') consider(g.syncDeadline)
+  consider(nextOffsetExpiry(g, offsets, config.offsetsRetentionMs))
+  consider(emptyRemovalAt(g, offsets, writes, config))
+  return next
+}
+
+function assertInvariants(before: GroupState, after: GroupState): void {
+  const fail = (what: string) => {
+    throw new Error(`invariant: group ${after.groupId}: ${what}`)
+  }
+  if (after.nextWriteId < before.nextWriteId) fail(`write ids went back from ${before.nextWriteId} to ${after.nextWriteId}`)
+  for (const id of after.writes.keys()) if (id >= after.nextWriteId) fail(`write ${id} is not below the next id ${after.nextWriteId}`)
+  const g = after.group
+  if (g === null) return
+  if (before.group !== null && g.generationId < before.group.generationId) fail(`generation went back from ${before.group.generationId} to ${g.generationId}`)
+  if (after.ended !== null && after.writes.size > 0) fail('an ended group still holds writes')
+  if (g.members.size > 0 && (g.leaderId === null || !g.members.has(g.leaderId))) fail(`leader ${g.leaderId} is not a member`)
+  if (g.members.size === 0 && g.leaderId !== null) fail(`leader ${g.leaderId} of a group without members`)
+  if (g.state === 'Empty' && g.members.size > 0) fail('an Empty group has members')
+  if ((g.state === 'Stable' || g.state === 'CompletingRebalance') && g.protocolName === null) fail(`${g.state} without a protocol`)
+  for (const [instance, id] of g.staticMembers) if (g.members.get(id)?.groupInstanceId !== instance) fail(`static member ${instance} maps to ${id}, which is not it`)
+  for (const id of g.pendingSyncMembers) if (!g.members.has(id)) fail(`pending sync member ${id} is not a member`)
+  const staticJoins = new Set<string>()
+  for (const w of after.writes.values()) if (w.staticJoin !== null) staticJoins.add(w.staticJoin.memberId)
+  for (const m of g.members.values()) {
+    if (m.awaitingSync && g.state !== 'CompletingRebalance') fail(`member ${m.memberId} waits for SyncGroup in ${g.state}`)
+    if (m.awaitingJoin && g.state !== 'PreparingRebalance' && !(g.state === 'Stable' && staticJoins.has(m.memberId))) {
+      fail(`member ${m.memberId} waits for JoinGroup in ${g.state}`)
+    }
+    if (after.ended !== null && (m.awaitingJoin || m.awaitingSync)) fail(`member ${m.memberId} of an ended group still waits`)
+  }
+}
