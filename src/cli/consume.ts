@@ -1,6 +1,10 @@
 /**
- * `peerlog consume`: Kafka's console consumer, without a group: it reads every partition of
- * the topic (or the one `--partition` names) and prints one line per record.
+ * `peerlog consume`: Kafka's console consumer. Without a group it reads every partition of the
+ * topic (or the one `--partition` names). With `--group` (or `--consumer-property group.id=`)
+ * it is a member of that consumer group: the group shares the partitions out, each starts at
+ * the group's committed offset (without one: the end, or the beginning with --from-beginning,
+ * as auto.offset.reset), and what was printed is committed as it goes (auto-commit) and once
+ * more on exit, so the group's next run goes on after the last record printed.
  */
 import { Consumer } from '../client/consumer.ts'
 import type { ConsumerRecord } from '../client/subscription-state.ts'
@@ -24,6 +28,7 @@ export const consumeCommand = command({
     'from-beginning': { type: 'boolean', description: 'Start at the earliest record, not at the end' },
     partition: { type: 'string', valueName: '<n>', description: 'Read this partition only (default: all of them)' },
     offset: { type: 'string', valueName: '<offset>', description: 'With --partition: start here (a number, earliest or latest)' },
+    group: { type: 'string', valueName: '<group>', description: 'Consume as a member of this consumer group, committing what is printed' },
     'max-messages': { type: 'string', valueName: '<n>', description: 'Exit after printing this many records' },
     'timeout-ms': { type: 'string', valueName: '<ms>', description: 'Exit when no record came for this long' },
     'print-key': { type: 'boolean', description: 'Print the key before the value' },
@@ -40,11 +45,22 @@ export const consumeCommand = command({
     'Examples:',
     '  peerlog consume --bootstrap-server 127.0.0.1:9092 --topic greetings --from-beginning',
     '  peerlog consume --bootstrap-server 127.0.0.1:9092 --topic t --partition 0 --offset 42 --max-messages 10 --print-key',
+    '  peerlog consume --bootstrap-server 127.0.0.1:9092 --topic greetings --group greeters --from-beginning',
   ],
   async run({ flags, io }) {
     const servers = parseBootstrap(flags['bootstrap-server'])
     const topic = flags.topic
     if (topic === undefined) throw new UsageError('missing --topic')
+    const props = properties('--consumer-property', flags['consumer-property'])
+    const group = groupId(flags.group, props['group.id'])
+    if (group !== undefined) {
+      if (flags.partition !== undefined) throw new UsageError('--partition cannot be used with --group: the group assigns the partitions (drop --partition, or --group to read one partition alone)')
+      if (flags.offset !== undefined) throw new UsageError('--offset cannot be used with --group: a group starts at its committed offsets (move them with peerlog groups --reset-offsets)')
+      const reset = props['auto.offset.reset']
+      if (flags['from-beginning'] && reset !== undefined && reset.toLowerCase() !== 'earliest') {
+        throw new UsageError(`--from-beginning and --consumer-property auto.offset.reset=${reset} cannot be used together`)
+      }
+    }
     const partition = flags.partition === undefined ? undefined : integer('--partition', flags.partition, 0)
     const maxMessages = flags['max-messages'] === undefined ? Infinity : integer('--max-messages', flags['max-messages'], 1)
     const timeoutMs = flags['timeout-ms'] === undefined ? Infinity : integer('--timeout-ms', flags['timeout-ms'], 0)
@@ -56,7 +72,6 @@ export const consumeCommand = command({
       offset = o === 'earliest' || o === 'latest' ? o : integer('--offset', flags.offset, 0, 'a number, earliest or latest')
     }
     const separator = flags['key-separator'] ?? '\t'
-    const props = properties('--consumer-property', flags['consumer-property'])
 
     await probe(servers)
     const metadata = await topicMetadata(servers, topic, { autoCreate: false })
@@ -70,22 +85,30 @@ export const consumeCommand = command({
     let consumer: Consumer
     try {
       consumer = new Consumer(
-        { ...props, ...bootstrapConfig(servers), 'auto.offset.reset': typeof start === 'number' ? 'none' : start, 'allow.auto.create.topics': false },
+        group === undefined
+          ? { ...props, ...bootstrapConfig(servers), 'auto.offset.reset': typeof start === 'number' ? 'none' : start, 'allow.auto.create.topics': false }
+          : { ...props, ...bootstrapConfig(servers), 'group.id': group, 'auto.offset.reset': props['auto.offset.reset'] ?? start, 'allow.auto.create.topics': false },
         { logger },
       )
     } catch (err) {
       clientFailure(err, 'cannot create the consumer')
     }
-    const assignment = partition === undefined ? metadata.partitions.map((p) => ({ topic, partition: p.partition })) : [{ topic, partition }]
-    consumer.assign(assignment)
-    if (typeof start === 'number') consumer.seek({ topic, partition: partition! }, start)
+    let lastRecordAt = Date.now()
+    if (group === undefined) {
+      const assignment = partition === undefined ? metadata.partitions.map((p) => ({ topic, partition: p.partition })) : [{ topic, partition }]
+      consumer.assign(assignment)
+      if (typeof start === 'number') consumer.seek({ topic, partition: partition! }, start)
+    } else {
+      // --timeout-ms counts from when the group gave this member its partitions, not from the join.
+      consumer.subscribe([topic], { onPartitionsAssigned: () => void (lastRecordAt = Date.now()) })
+    }
 
     const { signal, dispose } = stopSignal(io)
     const decoder = new TextDecoder()
     const text = (b: Uint8Array | null): string => (b === null ? 'null' : decoder.decode(b))
     const format = (r: ConsumerRecord): string => (flags['print-key'] ? `${text(r.key)}${separator}${text(r.value)}\n` : `${text(r.value)}\n`)
     let printed = 0
-    let lastRecordAt = Date.now()
+    let commitFailure: unknown = null
     try {
       while (printed < maxMessages && !signal.aborted && Date.now() - lastRecordAt < timeoutMs) {
         let records: ConsumerRecord[]
@@ -97,20 +120,45 @@ export const consumeCommand = command({
         if (records.length === 0) continue
         lastRecordAt = Date.now()
         const take = records.slice(0, maxMessages - printed)
+        // The group commits positions: move back over what --max-messages leaves unprinted.
+        if (group !== undefined) for (const [tp, first] of firstUnprinted(records, take.length)) consumer.seek(tp, first)
         // Wait for a slow reader (a pipe) instead of buffering without bound.
         const drained = io.stdout.write(take.map(format).join(''))
         const stream = io.stdout as { once?: (event: 'drain', listener: () => void) => unknown }
         if (drained === false && typeof stream.once === 'function') await new Promise<void>((r) => stream.once!('drain', r))
         printed += take.length
       }
+      // The final commit (close() commits too, but does not say when that fails).
+      if (group !== undefined) await consumer.commitSync().catch((err: unknown) => void (commitFailure = err ?? new Error('commit failed')))
     } finally {
       dispose()
       await consumer.close()
     }
+    if (commitFailure !== null) clientFailure(commitFailure, `cannot commit the offsets of group '${group}'`)
     io.stderr.write(`Processed a total of ${printed} message${printed === 1 ? '' : 's'}\n`)
     return EXIT_OK
   },
 })
+
+/** `--group`, or group.id among the consumer properties (as Kafka's console consumer takes either); both must agree. */
+function groupId(flag: string | undefined, property: string | undefined): string | undefined {
+  if (flag !== undefined && property !== undefined && flag !== property) {
+    throw new UsageError(`--group '${flag}' and --consumer-property group.id=${property} name different groups (give the group once)`)
+  }
+  const id = flag ?? property
+  if (id !== undefined && id.trim() === '') throw new UsageError(`invalid value '${id}' for --group: expected a group id`)
+  return id
+}
+
+/** Per partition, the offset of the first record of `records` past the first `printed`. */
+function firstUnprinted(records: readonly ConsumerRecord[], printed: number): Map<{ topic: string; partition: number }, number> {
+  const out = new Map<string, { tp: { topic: string; partition: number }; offset: number }>()
+  for (const r of records.slice(printed)) {
+    const key = `${r.partition}\u0000${r.topic}`
+    if (!out.has(key)) out.set(key, { tp: { topic: r.topic, partition: r.partition }, offset: r.offset })
+  }
+  return new Map([...out.values()].map((v) => [v.tp, v.offset]))
+}
 
 function integer(flag: string, value: string, min: number, accepts = `an integer >= ${min}`): number {
   const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN

@@ -17,6 +17,7 @@ import { isEntryPoint, runtime } from '../runtime/platform.ts'
 import { describeFlags, type FlagSpecs, parseArgs, suggest, UsageError } from './args.ts'
 import { brokerCommand } from './broker.ts'
 import { consumeCommand } from './consume.ts'
+import { groupsCommand } from './groups.ts'
 import { produceCommand } from './produce.ts'
 import { topicsCommand } from './topics.ts'
 import { type Command, command, CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, HELP_FLAG, type Io } from './command.ts'
@@ -64,6 +65,7 @@ const COMMANDS: readonly Command[] = [
   topicsCommand,
   produceCommand,
   consumeCommand,
+  groupsCommand,
 ]
 
 function versionLine(): string {

@@ -10,11 +10,19 @@
  *
  * alterConfigs uses AlterConfigs (not the incremental API): the configs given replace the
  * resource's whole set of dynamic configs, as kafka-configs.sh did before KIP-339.
+ *
+ * Groups (Java's Admin names): listGroups asks every broker (each knows the groups it
+ * coordinates); the other group calls go to the group's coordinator (FindCoordinator), and
+ * NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and COORDINATOR_LOAD_IN_PROGRESS find it again and
+ * retry. alterConsumerGroupOffsets commits as Java's Admin does, from outside the group
+ * (generation -1, member ''), which Kafka accepts only while the group has no members.
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.ts'
 import { ApiKey } from '../protocol/kafka/generated/index.ts'
 import { silentLogger, type Logger } from '../runtime/logger.ts'
 import { Cluster, type BrokerNode, type PartitionMetadata } from './cluster.ts'
+import { decodeAssignment } from './consumer-protocol.ts'
+import { findCoordinator, coordinatorRequest, COORDINATOR_ERRORS, CoordinatorKeyType, type CoordinatorLink } from './find-coordinator.ts'
 import { adminConfig, retryBackoffMs, type AdminConfig, type ConfigInput } from './config.ts'
 import { KafkaError, responseError, timeoutError } from './errors.ts'
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets, tpKey, type TopicPartition } from './list-offsets.ts'
@@ -50,6 +58,46 @@ export interface ConfigEntry {
 }
 
 export type OffsetSpec = 'earliest' | 'latest' | { timestamp: number }
+
+/** A group as ListGroups shows it. */
+export interface GroupListing {
+  groupId: string
+  /** 'consumer' for consumer groups; '' for a group that only holds committed offsets (assign()-only consumers, admin tools). */
+  protocolType: string
+  /** Kafka's state name (Stable, Empty, PreparingRebalance, CompletingRebalance, Dead); null when the broker's ListGroups version does not carry it (before v4). */
+  state: string | null
+}
+
+export interface MemberDescription {
+  memberId: string
+  /** Its group.instance.id (static membership, KIP-345), or null. */
+  groupInstanceId: string | null
+  clientId: string
+  /** The address the coordinator saw it connect from, as Kafka shows it ('/127.0.0.1'). */
+  host: string
+  /** Its partitions, decoded from its assignment in a consumer group; [] before the group is Stable, or for other protocol types. */
+  assignment: TopicPartition[]
+}
+
+export interface GroupDescription {
+  groupId: string
+  /** 'consumer', '' (offsets only, never had members), or another client protocol ('connect' ...). */
+  protocolType: string
+  /** The assignor the members agreed on (range, cooperative-sticky ...); '' when none is chosen. */
+  partitionAssignor: string
+  /** Kafka's state name; 'Dead' for a group that does not exist (as the classic DescribeGroups answers). */
+  state: string
+  members: MemberDescription[]
+  coordinator: BrokerNode
+}
+
+/** A committed offset of a group. */
+export interface CommittedOffset extends TopicPartition {
+  offset: number
+  /** The leader epoch committed with it, or null when none was (OffsetCommit < v6). */
+  leaderEpoch: number | null
+  metadata: string
+}
 
 /** A call that failed for some of its items: the first failure, with all of them. */
 export class AdminError extends KafkaError {
@@ -256,8 +304,197 @@ export class Admin {
     return requests.map((r) => ({ topic: r.topic, partition: r.partition, lowWatermark: lows.get(tpKey(r.topic, r.partition))! }))
   }
 
+  /** Every group of the cluster (ListGroups to every broker, merged), sorted by id. */
+  async listGroups(options: { timeoutMs?: number } = {}): Promise<GroupListing[]> {
+    const timeoutMs = options.timeoutMs ?? this.config['default.api.timeout.ms']
+    await this.retrying(timeoutMs, () => this.cluster.fetchMetadata([]))
+    const byId = new Map<string, GroupListing>()
+    await Promise.all(
+      [...this.cluster.brokers.keys()].map((nodeId) =>
+        this.retrying(timeoutMs, async () => {
+          const { response } = await this.cluster.send(nodeId, ApiKey.ListGroups, () => ({}))
+          const error = responseError(response.errorCode, `ListGroups of broker ${nodeId}`)
+          if (error) throw error
+          for (const g of response.groups) {
+            // ListGroups v4+ carries the state; the versions generated today do not.
+            const state = (g as { groupState?: string }).groupState
+            byId.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: state ?? null })
+          }
+        }),
+      ),
+    )
+    return [...byId.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0))
+  }
+
+  /** Each group as its coordinator describes it, in the order asked; rejects with AdminError naming the groups that failed. */
+  async describeGroups(groupIds: readonly string[], options: { timeoutMs?: number } = {}): Promise<GroupDescription[]> {
+    const timeoutMs = options.timeoutMs ?? this.config['default.api.timeout.ms']
+    return this.perGroup(groupIds, async (groupId) =>
+      this.onCoordinator(groupId, timeoutMs, async (link) => {
+        const { response } = await coordinatorRequest(this.cluster, link, ApiKey.DescribeGroups, () => ({ groups: [groupId] }))
+        const g = response.groups.find((x) => x.groupId === groupId)
+        if (g === undefined) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DescribeGroups did not answer for group '${groupId}'`)
+        const error = responseError(g.errorCode, `group '${groupId}'`)
+        if (error) throw error
+        const consumer = g.protocolType === 'consumer'
+        return {
+          groupId,
+          protocolType: g.protocolType,
+          partitionAssignor: g.protocolData,
+          state: g.groupState,
+          members: g.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            host: m.clientHost,
+            assignment: consumer ? memberPartitions(m.memberAssignment, groupId, this.logger) : [],
+          })),
+          coordinator: this.coordinatorNode(link),
+        }
+      }),
+    )
+  }
+
+  /** Deletes groups that have no members, with their committed offsets (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND otherwise, per group). */
+  async deleteGroups(groupIds: readonly string[], options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.config['default.api.timeout.ms']
+    await this.perGroup(groupIds, (groupId) =>
+      this.onCoordinator(groupId, timeoutMs, async (link) => {
+        const { response } = await coordinatorRequest(this.cluster, link, ApiKey.DeleteGroups, () => ({ groupsNames: [groupId] }))
+        const r = response.results.find((x) => x.groupId === groupId)
+        if (r === undefined) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DeleteGroups did not answer for group '${groupId}'`)
+        const error = responseError(r.errorCode, `group '${groupId}'`)
+        if (error) throw error
+      }),
+    )
+  }
+
+  /**
+   * The group's committed offsets (OffsetFetch): of the partitions given, or of every partition
+   * it has one for. A partition without a committed offset is left out.
+   */
+  async listConsumerGroupOffsets(groupId: string, partitions?: readonly TopicPartition[], options: { timeoutMs?: number } = {}): Promise<CommittedOffset[]> {
+    const timeoutMs = options.timeoutMs ?? this.config['default.api.timeout.ms']
+    const topics = partitions === undefined ? null : byTopic(partitions).map(([name, ps]) => ({ name, partitionIndexes: ps }))
+    return this.onCoordinator(groupId, timeoutMs, async (link) => {
+      const { response, version } = await coordinatorRequest(this.cluster, link, ApiKey.OffsetFetch, (v) => {
+        if (topics === null && v < 2) throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, 'the broker cannot list all of a group\'s offsets (OffsetFetch v2+ can)')
+        return { groupId, topics }
+      })
+      const top = version >= 2 ? responseError(response.errorCode, `group '${groupId}'`) : null
+      if (top) throw top
+      const out: CommittedOffset[] = []
+      const errors: { [item: string]: KafkaError } = {}
+      for (const t of response.topics) {
+        for (const p of t.partitions) {
+          const error = responseError(p.errorCode, `${t.name}-${p.partitionIndex} in group '${groupId}'`)
+          if (error && COORDINATOR_ERRORS.has(p.errorCode)) throw error
+          if (error) errors[`${t.name}-${p.partitionIndex}`] = error
+          else if (p.committedOffset >= 0n) {
+            out.push({ topic: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), leaderEpoch: p.committedLeaderEpoch >= 0 ? p.committedLeaderEpoch : null, metadata: p.metadata ?? '' })
+          }
+        }
+      }
+      if (Object.keys(errors).length > 0) throw partitionFailure(errors)
+      return out.sort(byTopicPartition)
+    })
+  }
+
+  /**
+   * Sets the group's committed offsets, as Java's Admin does: an OffsetCommit from outside the
+   * group (generation -1, member ''). Kafka accepts it only while the group has no members; with
+   * members it rejects with UNKNOWN_MEMBER_ID, which this turns into a message saying so.
+   */
+  async alterConsumerGroupOffsets(
+    groupId: string,
+    offsets: readonly (TopicPartition & { offset: number; leaderEpoch?: number; metadata?: string })[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    for (const o of offsets) if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw new RangeError(`alterConsumerGroupOffsets: offset of ${o.topic}-${o.partition} must be an integer >= 0, got ${o.offset}`)
+    const timeoutMs = options.timeoutMs ?? this.config['default.api.timeout.ms']
+    const topics = new Map<string, typeof offsets[number][]>()
+    for (const o of offsets) topics.set(o.topic, [...(topics.get(o.topic) ?? []), o])
+    await this.onCoordinator(groupId, timeoutMs, async (link) => {
+      const { response } = await coordinatorRequest(this.cluster, link, ApiKey.OffsetCommit, () => ({
+        groupId,
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        groupInstanceId: null,
+        retentionTimeMs: -1n,
+        topics: [...topics].map(([name, list]) => ({
+          name,
+          partitions: list.map((o) => ({ partitionIndex: o.partition, committedOffset: BigInt(o.offset), committedLeaderEpoch: o.leaderEpoch ?? -1, committedMetadata: o.metadata ?? '' })),
+        })),
+      }))
+      this.throwPartitionErrors(groupId, response.topics, (code) =>
+        code === ErrorCode.UNKNOWN_MEMBER_ID || code === ErrorCode.ILLEGAL_GENERATION
+          ? `the group has active members: its offsets can be altered only while it is empty (stop its consumers first)`
+          : null,
+      )
+    })
+  }
+
+  /** Deletes the group's committed offsets of these partitions (OffsetDelete); refused (GROUP_SUBSCRIBED_TO_TOPIC) for topics its members consume. */
+  async deleteConsumerGroupOffsets(groupId: string, partitions: readonly TopicPartition[], options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.config['default.api.timeout.ms']
+    await this.onCoordinator(groupId, timeoutMs, async (link) => {
+      const { response } = await coordinatorRequest(this.cluster, link, ApiKey.OffsetDelete, () => ({
+        groupId,
+        topics: byTopic(partitions).map(([name, ps]) => ({ name, partitions: ps.map((partitionIndex) => ({ partitionIndex })) })),
+      }))
+      const top = responseError(response.errorCode, `group '${groupId}'`)
+      if (top) throw top
+      this.throwPartitionErrors(groupId, response.topics, () => null)
+    })
+  }
+
   async close(): Promise<void> {
     this.cluster.close()
+  }
+
+  /** Partition errors of a group call: a coordinator error retries the call; others reject with AdminError. */
+  private throwPartitionErrors(groupId: string, topics: readonly { name: string; partitions: readonly { partitionIndex: number; errorCode: number }[] }[], explain: (code: number) => string | null): void {
+    const errors: { [item: string]: KafkaError } = {}
+    for (const t of topics) {
+      for (const p of t.partitions) {
+        const error = responseError(p.errorCode, `${t.name}-${p.partitionIndex} in group '${groupId}'`, explain(p.errorCode))
+        if (error && COORDINATOR_ERRORS.has(p.errorCode)) throw error
+        if (error) errors[`${t.name}-${p.partitionIndex}`] = error
+      }
+    }
+    if (Object.keys(errors).length > 0) throw partitionFailure(errors)
+  }
+
+  /** Runs `call` on the group's coordinator until it succeeds, finding the coordinator again after a coordinator error or a lost connection. */
+  private async onCoordinator<T>(groupId: string, timeoutMs: number, call: (link: CoordinatorLink) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutMs
+    return this.retrying(timeoutMs, async () => {
+      const link = await findCoordinator(this.cluster, groupId, CoordinatorKeyType.GROUP, deadline)
+      // NOT_COORDINATOR and the like are retriable: the next attempt asks FindCoordinator again.
+      return call(link)
+    })
+  }
+
+  /** One call per group, concurrently; results in the order of `groupIds`, or AdminError naming every group that failed. */
+  private async perGroup<T>(groupIds: readonly string[], call: (groupId: string) => Promise<T>): Promise<T[]> {
+    const settled = await Promise.allSettled(groupIds.map(call))
+    const errors: { [item: string]: KafkaError } = {}
+    settled.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        if (!(r.reason instanceof KafkaError)) throw r.reason
+        errors[groupIds[i]!] = r.reason
+      }
+    })
+    const first = Object.values(errors)[0]
+    if (first) throw new AdminError(first, errors)
+    return settled.map((r) => (r as PromiseFulfilledResult<T>).value)
+  }
+
+  private coordinatorNode(link: CoordinatorLink): BrokerNode {
+    const known = this.cluster.brokers.get(link.coordinatorId)
+    if (known) return known
+    const i = link.connection.address.lastIndexOf(':')
+    return { nodeId: link.coordinatorId, host: link.connection.address.slice(0, i), port: Number(link.connection.address.slice(i + 1)), rack: null }
   }
 
   private controller(): number | 'any' {
@@ -314,4 +551,32 @@ export class Admin {
     const first = Object.values(errors)[0]
     if (first) throw new AdminError(first, errors)
   }
+}
+
+/** Partitions grouped by topic, in first-seen order, partitions in the order given. */
+function byTopic(partitions: readonly TopicPartition[]): [string, number[]][] {
+  const m = new Map<string, number[]>()
+  for (const p of partitions) m.set(p.topic, [...(m.get(p.topic) ?? []), p.partition])
+  return [...m]
+}
+
+function byTopicPartition(a: TopicPartition, b: TopicPartition): number {
+  return a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
+}
+
+/** A consumer group member's partitions from its assignment bytes; [] when it has none yet (or they cannot be read: logged). */
+function memberPartitions(bytes: Uint8Array, groupId: string, logger: Logger): TopicPartition[] {
+  if (bytes.length === 0) return []
+  try {
+    return decodeAssignment(bytes).partitions.slice().sort(byTopicPartition)
+  } catch (e) {
+    logger.warn(`cannot decode a member's assignment in group '${groupId}': ${(e as Error).message}`)
+    return []
+  }
+}
+
+/** An answer with partition errors is final (not retried), even for errors Kafka calls retriable, as Java's Admin treats them. */
+function partitionFailure(errors: { [item: string]: KafkaError }): AdminError {
+  const first = Object.values(errors)[0]!
+  return new AdminError(new KafkaError(first.code, first.message, { retriable: false }), errors)
 }
