@@ -74,6 +74,13 @@ export interface ClusterOptions {
   allowAutoTopicCreation?: boolean
 }
 
+/**
+ * As Kafka's clients, a coordinator gets a connection of its own (id Integer.MAX_VALUE - nodeId),
+ * so that a JoinGroup the broker holds for a rebalance does not hold up fetches behind it.
+ */
+export const coordinatorLinkId = (nodeId: number): number => 2147483647 - nodeId
+const isCoordinatorLinkId = (id: number): boolean => id > 2147483647 - 1_000_000_000
+
 /** Requests per connection when the client does not say (Kafka's consumer and admin use 100). */
 export const DEFAULT_MAX_IN_FLIGHT_REQUESTS_COUNT = 100
 
@@ -109,14 +116,15 @@ export class Cluster {
     this.allowAutoTopicCreation = options.allowAutoTopicCreation ?? false
   }
 
-  /** The link to a broker by node id, connecting (and negotiating versions) when needed. */
-  connectTo(nodeId: number): Promise<BrokerLink> {
+  /**
+   * The link to a broker by node id, connecting (and negotiating versions) when needed.
+   * `at` gives the address of a link the metadata does not name (a coordinator's own link).
+   */
+  connectTo(nodeId: number, at?: { host: string; port: number }): Promise<BrokerLink> {
     if (this.closed) return Promise.reject(networkError('the client is closed'))
     const existing = this.links.get(nodeId)
     if (existing) return existing
-    let address: { host: string; port: number } | undefined
-    if (nodeId < 0) address = this.bootstrap[-nodeId - 1]
-    else address = this.brokers.get(nodeId)
+    const address = at ?? (nodeId < 0 ? this.bootstrap[-nodeId - 1] : this.brokers.get(nodeId))
     if (address === undefined) {
       return Promise.reject(new KafkaError(ErrorCode.LEADER_NOT_AVAILABLE, `broker ${nodeId} is not in the cluster metadata`))
     }
@@ -135,6 +143,8 @@ export class Cluster {
   async anyBroker(): Promise<BrokerLink> {
     let best: BrokerLink | null = null
     for (const link of this.open.values()) {
+      // A coordinator's link may hold a JoinGroup for a long time: never chosen for other requests.
+      if (isCoordinatorLinkId(link.nodeId)) continue
       if (!link.connection.closed && (best === null || link.connection.inFlightCount < best.connection.inFlightCount)) best = link
     }
     if (best) return best

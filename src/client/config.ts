@@ -9,6 +9,7 @@
  * (the producer is not idempotent yet: no producer id, no sequence numbers; Kafka's default
  * is true, peerlog's is false for now) and `transactional.id`.
  */
+import { assignorFor } from './assignors/index.ts'
 import { ConfigError } from './errors.ts'
 
 export type ConfigValue = string | number | boolean | readonly string[] | null | undefined
@@ -66,8 +67,17 @@ const CONSUMER: readonly Def[] = [
   { name: 'check.crcs', kind: 'boolean', default: true },
   { name: 'allow.auto.create.topics', kind: 'boolean', default: true },
   { name: 'default.api.timeout.ms', kind: 'int', default: 60000, min: 0 },
-  // Read by the group consumer (next issue); accepted here so a shared config file passes.
   { name: 'group.id', kind: 'string', default: '' },
+  { name: 'group.instance.id', kind: 'string', default: '' },
+  { name: 'session.timeout.ms', kind: 'int', default: 45000, min: 1 },
+  { name: 'heartbeat.interval.ms', kind: 'int', default: 3000, min: 1 },
+  { name: 'max.poll.interval.ms', kind: 'int', default: 300000, min: 1 },
+  { name: 'partition.assignment.strategy', kind: 'list', default: ['range', 'cooperative-sticky'] },
+  { name: 'enable.auto.commit', kind: 'boolean', default: true },
+  { name: 'auto.commit.interval.ms', kind: 'int', default: 5000, min: 0 },
+  { name: 'exclude.internal.topics', kind: 'boolean', default: true },
+  { name: 'client.rack', kind: 'string', default: '' },
+  { name: 'internal.leave.group.on.close', kind: 'boolean', default: true },
 ]
 
 const ADMIN: readonly Def[] = [...COMMON, { name: 'default.api.timeout.ms', kind: 'int', default: 60000, min: 0 }]
@@ -113,7 +123,22 @@ export interface ConsumerConfig extends CommonConfig {
   'check.crcs': boolean
   'allow.auto.create.topics': boolean
   'default.api.timeout.ms': number
+  /** '' when not set: no group (assign() only, no commits). */
   'group.id': string
+  /** Static membership (KIP-345); null when not set. */
+  'group.instance.id': string | null
+  'session.timeout.ms': number
+  'heartbeat.interval.ms': number
+  'max.poll.interval.ms': number
+  /** Assignor names (Kafka's, or Java's class names), preferred first. */
+  'partition.assignment.strategy': string[]
+  /** Always false without a group.id (as Kafka). */
+  'enable.auto.commit': boolean
+  'auto.commit.interval.ms': number
+  'exclude.internal.topics': boolean
+  /** null when not set. */
+  'client.rack': string | null
+  'internal.leave.group.on.close': boolean
 }
 
 export interface AdminConfig extends CommonConfig {
@@ -208,6 +233,26 @@ export function producerConfig(input: ConfigInput): Parsed<ProducerConfig> {
 
 export function consumerConfig(input: ConfigInput): Parsed<ConsumerConfig> {
   const { values, unknown } = parse(CONSUMER, input)
+  if (values['group.id'] === '') {
+    // As Kafka: without a group, nothing to commit to; asking for it is an error.
+    if (input['enable.auto.commit'] !== undefined && values['enable.auto.commit'] === true) {
+      throw new ConfigError('enable.auto.commit', 'enable.auto.commit cannot be true without a group.id: set group.id, or enable.auto.commit=false')
+    }
+    values['enable.auto.commit'] = false
+  }
+  for (const key of ['group.instance.id', 'client.rack']) if (values[key] === '') values[key] = null
+  if ((values['heartbeat.interval.ms'] as number) >= (values['session.timeout.ms'] as number)) {
+    throw new ConfigError('heartbeat.interval.ms', `heartbeat.interval.ms (${values['heartbeat.interval.ms']}) must be lower than session.timeout.ms (${values['session.timeout.ms']})`)
+  }
+  const strategies = values['partition.assignment.strategy'] as string[]
+  if (strategies.length === 0) throw new ConfigError('partition.assignment.strategy', 'partition.assignment.strategy must name at least one assignor: range, roundrobin, sticky, cooperative-sticky')
+  for (const name of strategies) {
+    try {
+      assignorFor(name)
+    } catch (e) {
+      throw new ConfigError('partition.assignment.strategy', `invalid value ${JSON.stringify(name)} for partition.assignment.strategy: ${(e as Error).message}`)
+    }
+  }
   return { config: values as unknown as ConsumerConfig, unknown }
 }
 

@@ -1,6 +1,5 @@
 /**
- * The consumer's fetch machinery, shared by the assign()-only consumer and (next issue) the
- * group consumer: one Fetch request in flight per leader at a time for the fetchable
+ * The consumer's fetch machinery, shared by the assign()-only consumer and the group consumer: one Fetch request in flight per leader at a time for the fetchable
  * partitions (assigned, not paused, with a position, nothing buffered), long-polling with
  * fetch.max.wait.ms / fetch.min.bytes, bounded by fetch.max.bytes per response and
  * max.partition.fetch.bytes per partition; answers are decoded into the partitions' buffers
@@ -70,10 +69,11 @@ export class Fetcher {
     if (this.resetting || this.closed) return
     const todo: PartitionState[] = []
     for (const s of this.subscriptions.states()) {
-      if (s.position !== null) continue
+      // 'committed': the group coordinator's OffsetFetch decides first (consumer-coordinator.ts).
+      if (s.position !== null || s.reset === 'committed') continue
       if (s.reset === 'none' || s.reset === null) {
         s.reset = null
-        this.errors.push(new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `no offset for ${s.topic}-${s.partition} and auto.offset.reset is none`, { retriable: false }))
+        this.errors.push(new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `NoOffsetForPartition: no offset for ${s.topic}-${s.partition} and auto.offset.reset is none`, { retriable: false }))
         continue
       }
       todo.push(s)
@@ -250,7 +250,9 @@ export class Fetcher {
       if (s.paused || s.buffer.length === 0) continue
       const take = s.buffer.splice(0, max - out.length)
       for (const r of take) out.push(r)
-      s.position = take[take.length - 1]!.offset + 1
+      const last = take[take.length - 1]!
+      s.position = last.offset + 1
+      s.positionLeaderEpoch = last.leaderEpoch
     }
     return out
   }
@@ -272,6 +274,11 @@ export class Fetcher {
       const timer = setTimeout(done, ms)
       this.waiters.add(done)
     })
+  }
+
+  /** Ends the current waitForData (the group consumer calls it when its membership moves on). */
+  wake(): void {
+    this.signal()
   }
 
   private signal(): void {
