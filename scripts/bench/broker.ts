@@ -19,20 +19,16 @@
  * Options: --quick (smaller volumes), --profile (also run the kcat 100-byte produce against a
  * broker under `node --cpu-prof` and print its top self-time functions), --dir DIR.
  */
-import { spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Admin } from '../../src/client/admin.ts'
 import { Consumer } from '../../src/client/consumer.ts'
 import { Producer } from '../../src/client/producer.ts'
+import * as harness from './harness.ts'
+import { buildBundle, childProduce, fmt, haveKcat as kcatRuns, now, phase, printProfile, procStats, start, writeLines, type CpuProfile } from './harness.ts'
 
 const args = process.argv.slice(2)
-/** The repository (npm runs scripts there). */
-const root = process.cwd()
-const now = () => performance.timeOrigin + performance.now()
 
 // ---------------------------------------------------------------------------------------------
 // Child processes: load generators (this script, re-run with --child).
@@ -41,24 +37,7 @@ if (args[0] === '--child') {
   const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n')
   if (mode === 'produce') {
     const [count, size] = rest.map(Number) as [number, number]
-    const producer = new Producer({ 'bootstrap.servers': address, acks: '1', 'linger.ms': 5, 'batch.size': 1 << 20, 'buffer.memory': 256 << 20, 'max.in.flight.requests.per.connection': 5 })
-    await producer.partitionsFor(topic)
-    const value = new Uint8Array(size).fill(120)
-    const t0 = now()
-    let failed = 0
-    let pending: Promise<unknown>[] = []
-    for (let i = 0; i < count; i++) {
-      pending.push(producer.send({ topic, value }).catch(() => void failed++))
-      if (pending.length >= 50_000) {
-        await Promise.all(pending)
-        pending = []
-      }
-    }
-    await Promise.all(pending)
-    await producer.flush()
-    const ms = now() - t0
-    await producer.close()
-    out({ ms, count, failed })
+    await childProduce(address, topic, count, size)
   } else if (mode === 'consume') {
     const [partitions, count] = rest.map(Number) as [number, number]
     const consumer = new Consumer({ 'bootstrap.servers': address, 'auto.offset.reset': 'earliest', 'max.poll.records': 100_000, 'fetch.max.bytes': 50 << 20, 'max.partition.fetch.bytes': 8 << 20 })
@@ -135,102 +114,11 @@ const E2E_SECONDS = quick ? 5 : 15
 const PARTITIONS = 3
 const self = fileURLToPath(import.meta.url)
 
-interface Proc {
-  pid: number
-  exited: Promise<number | null>
-  stdout(): string
-  stderr(): string
-  kill(signal?: NodeJS.Signals): void
-}
-
-function start(cmd: string, argv: string[], opts: { stdoutFile?: string; countLines?: boolean } = {}): Proc & { lines: () => number } {
-  const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  let lines = 0
-  child.stdout.on('data', (c: Buffer) => {
-    if (opts.countLines) {
-      for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines++
-    } else out += c.toString()
-  })
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
-  return { pid: child.pid!, exited, stdout: () => out, stderr: () => err, kill: (s) => child.kill(s), lines: () => lines }
-}
-
-async function runChild<T>(what: string, argv: string[], timeoutMs = 300_000): Promise<T> {
-  const p = start(process.execPath, [self, '--child', ...argv])
-  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
-  const code = await p.exited
-  clearTimeout(timer)
-  if (code !== 0) throw new Error(`${what} exited ${code}: ${p.stderr().slice(-2000)}`)
-  return JSON.parse(p.stdout().trim().split('\n').pop()!) as T
-}
-
-/** VmRSS and VmHWM of a process, in MiB; its CPU time (user + system), in seconds. */
-function procStats(pid: number): { rss: number; hwm: number; cpu: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) / 1024
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const cpu = (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in clock ticks (100/s)
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), cpu }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = connect(port, '127.0.0.1')
-    s.once('connect', () => (s.destroy(), r(true)))
-    s.once('error', () => r(false))
-  })
-}
-
-async function startBrokerProcess(name: string, port: number, nodeArgs: string[] = []): Promise<Proc> {
-  const bundle = join(root, 'dist', 'peerlog.mjs')
-  const p = start(process.execPath, [...nodeArgs, bundle, 'broker', 'start', '--data-dir', join(base, name), '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'])
-  const deadline = Date.now() + 30_000
-  while (!(await canConnect(port))) {
-    if (Date.now() > deadline) throw new Error(`the broker did not start: ${p.stderr()}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return p
-}
-
-async function endOffsets(address: string, topic: string, partitions = PARTITIONS): Promise<number> {
-  const admin = new Admin({ 'bootstrap.servers': address })
-  try {
-    const r = await admin.listOffsets(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, spec: 'latest' as const })))
-    return r.reduce((n, x) => n + x.offset, 0)
-  } finally {
-    await admin.close()
-  }
-}
-
-async function createTopics(address: string, names: string[]) {
-  const admin = new Admin({ 'bootstrap.servers': address })
-  await admin.createTopics(names.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })))
-  await admin.close()
-}
-
-function writeLines(file: string, count: number, size: number): Promise<void> {
-  const line = Buffer.alloc(size + 1, 'x')
-  line[size] = 10
-  const chunk = Buffer.concat(Array.from({ length: 1000 }, () => line))
-  return new Promise((resolveWrite, reject) => {
-    const ws = createWriteStream(file)
-    ws.on('error', reject)
-    let left = count
-    const write = () => {
-      while (left > 0) {
-        const n = Math.min(1000, left)
-        left -= n
-        if (!ws.write(n === 1000 ? chunk : chunk.subarray(0, n * (size + 1)))) return void ws.once('drain', write)
-      }
-      ws.end(() => resolveWrite())
-    }
-    write()
-  })
-}
+const runChild = <T>(what: string, argv: string[], timeoutMs?: number) => harness.runChild<T>(self, what, argv, timeoutMs)
+const startBrokerProcess = (name: string, port: number, nodeArgs: string[] = []) => harness.startBrokerProcess(base, name, port, nodeArgs)
+const endOffsets = (address: string, topic: string, partitions = PARTITIONS) => harness.endOffsets(address, topic, partitions)
+const createTopics = (address: string, names: string[]) => harness.createTopics(address, names, PARTITIONS)
+const kcatProduce = (address: string, topic: string, file: string, count: number) => harness.kcatProduce(address, topic, file, count, PARTITIONS)
 
 interface Row {
   what: string
@@ -241,45 +129,11 @@ interface Row {
   brokerHwm?: number
 }
 const rows: Row[] = []
-const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-
-/** Runs a load phase, sampling the broker's RSS; returns its CPU seconds and peak RSS. */
-async function phase<T>(broker: Proc, fn: () => Promise<T>): Promise<{ result: T; cpu: number; peak: number }> {
-  const before = procStats(broker.pid)
-  let peak = before.rss
-  const sampler = setInterval(() => {
-    try {
-      peak = Math.max(peak, procStats(broker.pid).rss)
-    } catch {
-      // the broker exited; reported by the caller
-    }
-  }, 100)
-  try {
-    const result = await fn()
-    return { result, cpu: procStats(broker.pid).cpu - before.cpu, peak }
-  } finally {
-    clearInterval(sampler)
-  }
-}
-
-async function kcatProduce(address: string, topic: string, file: string, count: number): Promise<number> {
-  const t0 = now()
-  const p = start('kcat', ['-P', '-b', address, '-t', topic, '-X', 'acks=1', '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000', '-X', 'queue.buffering.max.messages=2000000', '-X', 'queue.buffering.max.kbytes=1048576', '-l', file])
-  const code = await p.exited
-  const ms = now() - t0
-  if (code !== 0) throw new Error(`kcat -P exited ${code}: ${p.stderr().slice(-2000)}`)
-  const end = await endOffsets(address, topic)
-  if (end !== count) throw new Error(`kcat -P: the topic holds ${end} records, ${count} were produced`)
-  return ms
-}
 
 async function main() {
-  {
-    // The bundle of the sources as they are now.
-    const b = start(process.execPath, [join(root, 'scripts/build.mjs'), '--skip-types', '--quiet'])
-    if ((await b.exited) !== 0) throw new Error(`build failed: ${b.stderr()}`)
-  }
-  const haveKcat = (await start('kcat', ['-V']).exited.catch(() => 1)) === 0
+  // The bundle of the sources as they are now.
+  await buildBundle()
+  const haveKcat = await kcatRuns()
   console.log(`peerlog bench:broker — node ${process.version}, ${(await import('node:os')).cpus().length} CPUs; ${quick ? 'quick run' : 'full run'}; topics of ${PARTITIONS} partitions; broker: node dist/peerlog.mjs (its own process)`)
 
   const port = 19_000 + Math.floor(Math.random() * 20_000)
@@ -374,32 +228,8 @@ async function main() {
     await b2.exited
     const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'))
     if (!f) throw new Error('no CPU profile written')
-    printProfile(JSON.parse(readFileSync(join(profDir, f), 'utf8')) as CpuProfile)
+    printProfile(JSON.parse(readFileSync(join(profDir, f), 'utf8')) as CpuProfile, 'the kcat 100 B produce load')
   }
-}
-
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[]
-  samples: number[]
-  timeDeltas: number[]
-}
-
-/** Top self-time functions of a .cpuprofile (idle and program time shown apart). */
-function printProfile(prof: CpuProfile) {
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]))
-  const self = new Map<string, number>()
-  let total = 0
-  for (let i = 0; i < prof.samples.length; i++) {
-    const n = byId.get(prof.samples[i]!)!
-    const dt = prof.timeDeltas[i] ?? 0
-    total += dt
-    const cf = n.callFrame
-    const name = `${cf.functionName || '(anonymous)'} ${cf.url ? `${cf.url.split('/').slice(-1)[0]}:${cf.lineNumber + 1}` : ''}`.trim()
-    self.set(name, (self.get(name) ?? 0) + dt)
-  }
-  console.log('')
-  console.log(`broker CPU profile under the kcat 100 B produce load (${fmt(total / 1000)} ms sampled), top self time:`)
-  for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${fmt((100 * us) / total, 1).padStart(5)}%  ${name}`)
 }
 
 await main().catch((e: Error) => {
