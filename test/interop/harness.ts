@@ -241,3 +241,54 @@ export async function bundleBroker(t: Tap, runtime: Runtime, bundle: string, ext
   }
   return { address: `127.0.0.1:${port}`, port, pid: child.pid!, log: () => log, stop }
 }
+
+/** A long-running client process whose output is read as it comes (a group member, a tail). */
+export interface LiveProcess {
+  /** Complete stdout lines so far. */
+  readonly lines: string[]
+  /** Complete stderr lines so far. */
+  readonly errors: string[]
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>
+  /** Sends the signal (default SIGTERM); SIGKILL leaves no chance to say goodbye (no LeaveGroup). */
+  kill(signal?: NodeJS.Signals): void
+}
+
+/** Spawns `cmd` and collects its output line by line; killed (SIGKILL) at teardown or after maxMs. */
+export function spawnLive(t: Tap, cmd: string, args: readonly string[], options: { maxMs: number; env?: NodeJS.ProcessEnv }): LiveProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env })
+  const lines: string[] = []
+  const errors: string[] = []
+  const collect = (into: string[]) => {
+    let rest = ''
+    return (chunk: Buffer) => {
+      const parts = (rest + chunk.toString('utf8')).split('\n')
+      rest = parts.pop()!
+      into.push(...parts)
+    }
+  }
+  child.stdout!.on('data', collect(lines))
+  child.stderr!.on('data', collect(errors))
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(-1))
+    child.once('close', (code) => resolve(code))
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.maxMs)
+  void exited.then(() => clearTimeout(timer))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return { lines, errors, exited, kill: (signal = 'SIGTERM') => void child.kill(signal) }
+}
+
+/** Polls `check` every intervalMs until it returns a value other than undefined, or fails after timeoutMs with `what`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
