@@ -46,6 +46,17 @@ const APIS: readonly { readonly api: string; readonly versions: readonly [number
   { api: 'DescribeConfigs', versions: [0, 2] },
   { api: 'AlterConfigs', versions: [0, 1] },
   { api: 'DeleteRecords', versions: [0, 1] },
+  { api: 'FindCoordinator', versions: [0, 2] },
+  { api: 'JoinGroup', versions: [0, 5] },
+  { api: 'SyncGroup', versions: [0, 3] },
+  { api: 'Heartbeat', versions: [0, 3] },
+  { api: 'LeaveGroup', versions: [0, 3] },
+  { api: 'OffsetCommit', versions: [2, 7] },
+  { api: 'OffsetFetch', versions: [1, 5] },
+  { api: 'ListGroups', versions: [0, 3] },
+  { api: 'DescribeGroups', versions: [0, 4] },
+  { api: 'DeleteGroups', versions: [0, 1] },
+  { api: 'OffsetDelete', versions: [0, 0] },
 ]
 
 const OPEN = 0x7fff

@@ -9,8 +9,11 @@ import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics } from '
 import { handleApiVersions } from './handlers/api-versions.ts'
 import type { BrokerContext, ConnectionContext, HandlerInput } from './handlers/context.ts'
 import { handleFetch } from './handlers/fetch.ts'
+import { handleFindCoordinator } from './handlers/find-coordinator.ts'
+import { handleDeleteGroups, handleDescribeGroups, handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleListGroups, handleSyncGroup } from './handlers/groups.ts'
 import { handleDeleteRecords, handleListOffsets } from './handlers/list-offsets.ts'
 import { handleMetadata } from './handlers/metadata.ts'
+import { handleOffsetCommit, handleOffsetDelete, handleOffsetFetch } from './handlers/offsets.ts'
 import { forVersion } from './handlers/versioned.ts'
 import { CLOSE_CONNECTION, handleProduce } from './handlers/produce.ts'
 import { ApiKey, type ApiMessages, CODECS } from './generated/index.ts'
@@ -28,6 +31,15 @@ const HANDLERS: { [K in Key]: Handler<K> } = {
   [ApiKey.Fetch]: handleFetch,
   [ApiKey.ListOffsets]: handleListOffsets,
   [ApiKey.Metadata]: handleMetadata,
+  [ApiKey.OffsetCommit]: handleOffsetCommit,
+  [ApiKey.OffsetFetch]: handleOffsetFetch,
+  [ApiKey.FindCoordinator]: handleFindCoordinator,
+  [ApiKey.JoinGroup]: handleJoinGroup,
+  [ApiKey.Heartbeat]: handleHeartbeat,
+  [ApiKey.LeaveGroup]: handleLeaveGroup,
+  [ApiKey.SyncGroup]: handleSyncGroup,
+  [ApiKey.DescribeGroups]: handleDescribeGroups,
+  [ApiKey.ListGroups]: handleListGroups,
   [ApiKey.ApiVersions]: handleApiVersions,
   [ApiKey.CreateTopics]: handleCreateTopics,
   [ApiKey.DeleteTopics]: handleDeleteTopics,
@@ -35,6 +47,8 @@ const HANDLERS: { [K in Key]: Handler<K> } = {
   [ApiKey.DescribeConfigs]: handleDescribeConfigs,
   [ApiKey.AlterConfigs]: handleAlterConfigs,
   [ApiKey.CreatePartitions]: handleCreatePartitions,
+  [ApiKey.DeleteGroups]: handleDeleteGroups,
+  [ApiKey.OffsetDelete]: handleOffsetDelete,
 }
 
 export class Router {

@@ -81,6 +81,8 @@ const STEADY = 'steady'
 function sampleRequest(rng: Rng, key: Key): ApiMessages[Key]['requestInput'] {
   const topic = () => rng.pick(FUZZ_TOPICS)
   const partition = () => rng.pick([0, 1, 2, -1, 7, 2 ** 31 - 1])
+  const group = () => rng.pick(['fuzz-g', 'fuzz-h', ''])
+  const member = () => rng.pick(['', 'fuzz-member'])
   switch (key) {
     case ApiKey.Produce: {
       const n = rng.range(1, 5)
@@ -111,6 +113,36 @@ function sampleRequest(rng: Rng, key: Key): ApiMessages[Key]['requestInput'] {
       return { resources: [{ resourceType: rng.pick([2, 4]), resourceName: rng.pick(FUZZ_TOPICS), configs: [{ name: rng.pick(['retention.ms', 'cleanup.policy', 'nope']), value: rng.pick(['60000', 'compact', '-5', null]) }] }], validateOnly: true }
     case ApiKey.CreatePartitions:
       return { topics: [{ name: topic(), count: rng.range(0, 4), assignments: null }], timeoutMs: 1000, validateOnly: rng.chance(0.7) }
+    case ApiKey.FindCoordinator:
+      return { key: group(), keyType: rng.pick([0, 0, 1, 9]) }
+    case ApiKey.JoinGroup:
+      return {
+        groupId: group(), sessionTimeoutMs: rng.pick([6_000, 10_000, 1]), rebalanceTimeoutMs: rng.pick([100, 1_000]), memberId: member(),
+        groupInstanceId: rng.chance(0.2) ? 'fuzz-instance' : null, protocolType: rng.pick(['consumer', 'other', '']),
+        protocols: [{ name: rng.pick(['range', 'roundrobin']), metadata: rng.bytes(rng.range(0, 16)) }],
+      }
+    case ApiKey.SyncGroup:
+      return { groupId: group(), generationId: rng.pick([-1, 0, 1, 2]), memberId: member(), groupInstanceId: null, assignments: rng.chance(0.5) ? [] : [{ memberId: member(), assignment: rng.bytes(rng.range(0, 16)) }] }
+    case ApiKey.Heartbeat:
+      return { groupId: group(), generationId: rng.pick([-1, 0, 1, 2]), memberId: member(), groupInstanceId: null }
+    case ApiKey.LeaveGroup:
+      // v0–2 name one member, v3 a batch: the single id stays '' (the default) so that every version can carry the request.
+      return { groupId: group(), memberId: '', members: [{ memberId: member(), groupInstanceId: rng.chance(0.2) ? 'fuzz-instance' : null }] }
+    case ApiKey.OffsetCommit:
+      return {
+        groupId: group(), generationIdOrMemberEpoch: rng.pick([-1, 1]), memberId: rng.chance(0.5) ? '' : member(), groupInstanceId: null, retentionTimeMs: -1n,
+        topics: [{ name: topic(), partitions: [{ partitionIndex: partition(), committedOffset: BigInt(rng.pick([0, 5, -1])), committedLeaderEpoch: -1, committedMetadata: rng.pick([null, '', 'm']) }] }],
+      }
+    case ApiKey.OffsetFetch:
+      return { groupId: group(), topics: rng.chance(0.2) ? null : [{ name: topic(), partitionIndexes: [partition()] }] }
+    case ApiKey.ListGroups:
+      return {}
+    case ApiKey.DescribeGroups:
+      return { groups: [group(), group()], includeAuthorizedOperations: rng.chance(0.5) }
+    case ApiKey.DeleteGroups:
+      return { groupsNames: [group()] }
+    case ApiKey.OffsetDelete:
+      return { groupId: group(), topics: [{ name: topic(), partitions: [{ partitionIndex: partition() }] }] }
   }
   throw new Error(`no sample for API ${key}`)
 }
@@ -220,6 +252,8 @@ function oracle(frame: Uint8Array): Expect {
     // the test below. Otherwise a long wait is not a hang.)
     if (f.maxWaitMs > LONG_POLL_MS) return { kind: 'long-poll', correlationId }
   }
+  // A JoinGroup waits for the rest of the group to join, a follower's SyncGroup for the leader's: not a hang either.
+  if (key === ApiKey.JoinGroup || key === ApiKey.SyncGroup) return { kind: 'long-poll', correlationId }
   return { kind: 'respond', key, version: d.header.apiVersion, correlationId }
 }
 
@@ -335,7 +369,7 @@ t.test('the broker survives malformed requests while a well-behaved client works
   const broker = await startBroker({
     dataDir: t.testdir(),
     port: 0,
-    config: { 'socket.request.max.bytes': MAX_REQUEST_BYTES, 'connections.max.idle.ms': IDLE_MS, 'auto.create.topics.enable': false, 'num.partitions': 2 },
+    config: { 'socket.request.max.bytes': MAX_REQUEST_BYTES, 'connections.max.idle.ms': IDLE_MS, 'auto.create.topics.enable': false, 'num.partitions': 2, 'offsets.topic.num.partitions': 3 },
   })
   t.teardown(() => broker.stop())
   const bootstrap = { 'bootstrap.servers': broker.address }

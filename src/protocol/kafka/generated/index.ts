@@ -8,6 +8,15 @@
  *   1 Fetch                    v4-11   (spec 0-17, flexible 12+)
  *   2 ListOffsets              v1-5    (spec 0-10, flexible 6+)
  *   3 Metadata                 v0-8    (spec 0-12, flexible 9+)
+ *   8 OffsetCommit             v2-7    (spec 0-9, flexible 8+)
+ *   9 OffsetFetch              v1-5    (spec 0-9, flexible 6+)
+ *  10 FindCoordinator          v0-2    (spec 0-6, flexible 3+)
+ *  11 JoinGroup                v0-5    (spec 0-9, flexible 6+)
+ *  12 Heartbeat                v0-3    (spec 0-4, flexible 4+)
+ *  13 LeaveGroup               v0-3    (spec 0-5, flexible 4+)
+ *  14 SyncGroup                v0-3    (spec 0-5, flexible 4+)
+ *  15 DescribeGroups           v0-4    (spec 0-5, flexible 5+)
+ *  16 ListGroups               v0-3    (spec 0-5, flexible 3+)
  *  18 ApiVersions              v0-3    (spec 0-4, flexible 3+)
  *  19 CreateTopics             v0-4    (spec 0-7, flexible 5+)
  *  20 DeleteTopics             v0-3    (spec 0-6, flexible 4+)
@@ -15,11 +24,22 @@
  *  32 DescribeConfigs          v0-2    (spec 0-4, flexible 4+)
  *  33 AlterConfigs             v0-1    (spec 0-2, flexible 2+)
  *  37 CreatePartitions         v0-1    (spec 0-3, flexible 2+)
+ *  42 DeleteGroups             v0-1    (spec 0-2, flexible 2+)
+ *  47 OffsetDelete             v0      (spec 0, flexible none)
  */
 import { encodeProduceRequest, decodeProduceRequest, produceRequestSchema, encodeProduceResponse, decodeProduceResponse, produceResponseSchema, type ProduceRequest, type ProduceRequestInput, type ProduceResponse, type ProduceResponseInput } from './produce.ts'
 import { encodeFetchRequest, decodeFetchRequest, fetchRequestSchema, encodeFetchResponse, decodeFetchResponse, fetchResponseSchema, type FetchRequest, type FetchRequestInput, type FetchResponse, type FetchResponseInput } from './fetch.ts'
 import { encodeListOffsetsRequest, decodeListOffsetsRequest, listOffsetsRequestSchema, encodeListOffsetsResponse, decodeListOffsetsResponse, listOffsetsResponseSchema, type ListOffsetsRequest, type ListOffsetsRequestInput, type ListOffsetsResponse, type ListOffsetsResponseInput } from './list-offsets.ts'
 import { encodeMetadataRequest, decodeMetadataRequest, metadataRequestSchema, encodeMetadataResponse, decodeMetadataResponse, metadataResponseSchema, type MetadataRequest, type MetadataRequestInput, type MetadataResponse, type MetadataResponseInput } from './metadata.ts'
+import { encodeOffsetCommitRequest, decodeOffsetCommitRequest, offsetCommitRequestSchema, encodeOffsetCommitResponse, decodeOffsetCommitResponse, offsetCommitResponseSchema, type OffsetCommitRequest, type OffsetCommitRequestInput, type OffsetCommitResponse, type OffsetCommitResponseInput } from './offset-commit.ts'
+import { encodeOffsetFetchRequest, decodeOffsetFetchRequest, offsetFetchRequestSchema, encodeOffsetFetchResponse, decodeOffsetFetchResponse, offsetFetchResponseSchema, type OffsetFetchRequest, type OffsetFetchRequestInput, type OffsetFetchResponse, type OffsetFetchResponseInput } from './offset-fetch.ts'
+import { encodeFindCoordinatorRequest, decodeFindCoordinatorRequest, findCoordinatorRequestSchema, encodeFindCoordinatorResponse, decodeFindCoordinatorResponse, findCoordinatorResponseSchema, type FindCoordinatorRequest, type FindCoordinatorRequestInput, type FindCoordinatorResponse, type FindCoordinatorResponseInput } from './find-coordinator.ts'
+import { encodeJoinGroupRequest, decodeJoinGroupRequest, joinGroupRequestSchema, encodeJoinGroupResponse, decodeJoinGroupResponse, joinGroupResponseSchema, type JoinGroupRequest, type JoinGroupRequestInput, type JoinGroupResponse, type JoinGroupResponseInput } from './join-group.ts'
+import { encodeHeartbeatRequest, decodeHeartbeatRequest, heartbeatRequestSchema, encodeHeartbeatResponse, decodeHeartbeatResponse, heartbeatResponseSchema, type HeartbeatRequest, type HeartbeatRequestInput, type HeartbeatResponse, type HeartbeatResponseInput } from './heartbeat.ts'
+import { encodeLeaveGroupRequest, decodeLeaveGroupRequest, leaveGroupRequestSchema, encodeLeaveGroupResponse, decodeLeaveGroupResponse, leaveGroupResponseSchema, type LeaveGroupRequest, type LeaveGroupRequestInput, type LeaveGroupResponse, type LeaveGroupResponseInput } from './leave-group.ts'
+import { encodeSyncGroupRequest, decodeSyncGroupRequest, syncGroupRequestSchema, encodeSyncGroupResponse, decodeSyncGroupResponse, syncGroupResponseSchema, type SyncGroupRequest, type SyncGroupRequestInput, type SyncGroupResponse, type SyncGroupResponseInput } from './sync-group.ts'
+import { encodeDescribeGroupsRequest, decodeDescribeGroupsRequest, describeGroupsRequestSchema, encodeDescribeGroupsResponse, decodeDescribeGroupsResponse, describeGroupsResponseSchema, type DescribeGroupsRequest, type DescribeGroupsRequestInput, type DescribeGroupsResponse, type DescribeGroupsResponseInput } from './describe-groups.ts'
+import { encodeListGroupsRequest, decodeListGroupsRequest, listGroupsRequestSchema, encodeListGroupsResponse, decodeListGroupsResponse, listGroupsResponseSchema, type ListGroupsRequest, type ListGroupsRequestInput, type ListGroupsResponse, type ListGroupsResponseInput } from './list-groups.ts'
 import { encodeApiVersionsRequest, decodeApiVersionsRequest, apiVersionsRequestSchema, encodeApiVersionsResponse, decodeApiVersionsResponse, apiVersionsResponseSchema, type ApiVersionsRequest, type ApiVersionsRequestInput, type ApiVersionsResponse, type ApiVersionsResponseInput } from './api-versions.ts'
 import { encodeCreateTopicsRequest, decodeCreateTopicsRequest, createTopicsRequestSchema, encodeCreateTopicsResponse, decodeCreateTopicsResponse, createTopicsResponseSchema, type CreateTopicsRequest, type CreateTopicsRequestInput, type CreateTopicsResponse, type CreateTopicsResponseInput } from './create-topics.ts'
 import { encodeDeleteTopicsRequest, decodeDeleteTopicsRequest, deleteTopicsRequestSchema, encodeDeleteTopicsResponse, decodeDeleteTopicsResponse, deleteTopicsResponseSchema, type DeleteTopicsRequest, type DeleteTopicsRequestInput, type DeleteTopicsResponse, type DeleteTopicsResponseInput } from './delete-topics.ts'
@@ -27,6 +47,8 @@ import { encodeDeleteRecordsRequest, decodeDeleteRecordsRequest, deleteRecordsRe
 import { encodeDescribeConfigsRequest, decodeDescribeConfigsRequest, describeConfigsRequestSchema, encodeDescribeConfigsResponse, decodeDescribeConfigsResponse, describeConfigsResponseSchema, type DescribeConfigsRequest, type DescribeConfigsRequestInput, type DescribeConfigsResponse, type DescribeConfigsResponseInput } from './describe-configs.ts'
 import { encodeAlterConfigsRequest, decodeAlterConfigsRequest, alterConfigsRequestSchema, encodeAlterConfigsResponse, decodeAlterConfigsResponse, alterConfigsResponseSchema, type AlterConfigsRequest, type AlterConfigsRequestInput, type AlterConfigsResponse, type AlterConfigsResponseInput } from './alter-configs.ts'
 import { encodeCreatePartitionsRequest, decodeCreatePartitionsRequest, createPartitionsRequestSchema, encodeCreatePartitionsResponse, decodeCreatePartitionsResponse, createPartitionsResponseSchema, type CreatePartitionsRequest, type CreatePartitionsRequestInput, type CreatePartitionsResponse, type CreatePartitionsResponseInput } from './create-partitions.ts'
+import { encodeDeleteGroupsRequest, decodeDeleteGroupsRequest, deleteGroupsRequestSchema, encodeDeleteGroupsResponse, decodeDeleteGroupsResponse, deleteGroupsResponseSchema, type DeleteGroupsRequest, type DeleteGroupsRequestInput, type DeleteGroupsResponse, type DeleteGroupsResponseInput } from './delete-groups.ts'
+import { encodeOffsetDeleteRequest, decodeOffsetDeleteRequest, offsetDeleteRequestSchema, encodeOffsetDeleteResponse, decodeOffsetDeleteResponse, offsetDeleteResponseSchema, type OffsetDeleteRequest, type OffsetDeleteRequestInput, type OffsetDeleteResponse, type OffsetDeleteResponseInput } from './offset-delete.ts'
 import type { Reader, Writer } from '../primitives.ts'
 import type { MessageSchema } from '../schema.ts'
 
@@ -34,6 +56,15 @@ export * from './produce.ts'
 export * from './fetch.ts'
 export * from './list-offsets.ts'
 export * from './metadata.ts'
+export * from './offset-commit.ts'
+export * from './offset-fetch.ts'
+export * from './find-coordinator.ts'
+export * from './join-group.ts'
+export * from './heartbeat.ts'
+export * from './leave-group.ts'
+export * from './sync-group.ts'
+export * from './describe-groups.ts'
+export * from './list-groups.ts'
 export * from './api-versions.ts'
 export * from './create-topics.ts'
 export * from './delete-topics.ts'
@@ -41,6 +72,8 @@ export * from './delete-records.ts'
 export * from './describe-configs.ts'
 export * from './alter-configs.ts'
 export * from './create-partitions.ts'
+export * from './delete-groups.ts'
+export * from './offset-delete.ts'
 
 /**
  * The API keys generated, by name.
@@ -50,6 +83,15 @@ export const ApiKey = {
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -57,6 +99,8 @@ export const ApiKey = {
   DescribeConfigs: 32,
   AlterConfigs: 33,
   CreatePartitions: 37,
+  DeleteGroups: 42,
+  OffsetDelete: 47,
 } as const
 
 export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey]
@@ -124,6 +168,96 @@ export const API_TABLE: readonly ApiInfo[] = [
     specMaxVersion: 12,
     requestHeaderVersions: [1, 1, 1, 1, 1, 1, 1, 1, 1],
     responseHeaderVersions: [0, 0, 0, 0, 0, 0, 0, 0, 0],
+  },
+  {
+    name: 'OffsetCommit',
+    key: 8,
+    minVersion: 2,
+    maxVersion: 7,
+    flexibleFrom: 8,
+    specMaxVersion: 9,
+    requestHeaderVersions: [1, 1, 1, 1, 1, 1],
+    responseHeaderVersions: [0, 0, 0, 0, 0, 0],
+  },
+  {
+    name: 'OffsetFetch',
+    key: 9,
+    minVersion: 1,
+    maxVersion: 5,
+    flexibleFrom: 6,
+    specMaxVersion: 9,
+    requestHeaderVersions: [1, 1, 1, 1, 1],
+    responseHeaderVersions: [0, 0, 0, 0, 0],
+  },
+  {
+    name: 'FindCoordinator',
+    key: 10,
+    minVersion: 0,
+    maxVersion: 2,
+    flexibleFrom: 3,
+    specMaxVersion: 6,
+    requestHeaderVersions: [1, 1, 1],
+    responseHeaderVersions: [0, 0, 0],
+  },
+  {
+    name: 'JoinGroup',
+    key: 11,
+    minVersion: 0,
+    maxVersion: 5,
+    flexibleFrom: 6,
+    specMaxVersion: 9,
+    requestHeaderVersions: [1, 1, 1, 1, 1, 1],
+    responseHeaderVersions: [0, 0, 0, 0, 0, 0],
+  },
+  {
+    name: 'Heartbeat',
+    key: 12,
+    minVersion: 0,
+    maxVersion: 3,
+    flexibleFrom: 4,
+    specMaxVersion: 4,
+    requestHeaderVersions: [1, 1, 1, 1],
+    responseHeaderVersions: [0, 0, 0, 0],
+  },
+  {
+    name: 'LeaveGroup',
+    key: 13,
+    minVersion: 0,
+    maxVersion: 3,
+    flexibleFrom: 4,
+    specMaxVersion: 5,
+    requestHeaderVersions: [1, 1, 1, 1],
+    responseHeaderVersions: [0, 0, 0, 0],
+  },
+  {
+    name: 'SyncGroup',
+    key: 14,
+    minVersion: 0,
+    maxVersion: 3,
+    flexibleFrom: 4,
+    specMaxVersion: 5,
+    requestHeaderVersions: [1, 1, 1, 1],
+    responseHeaderVersions: [0, 0, 0, 0],
+  },
+  {
+    name: 'DescribeGroups',
+    key: 15,
+    minVersion: 0,
+    maxVersion: 4,
+    flexibleFrom: 5,
+    specMaxVersion: 5,
+    requestHeaderVersions: [1, 1, 1, 1, 1],
+    responseHeaderVersions: [0, 0, 0, 0, 0],
+  },
+  {
+    name: 'ListGroups',
+    key: 16,
+    minVersion: 0,
+    maxVersion: 3,
+    flexibleFrom: 3,
+    specMaxVersion: 5,
+    requestHeaderVersions: [1, 1, 1, 2],
+    responseHeaderVersions: [0, 0, 0, 1],
   },
   {
     name: 'ApiVersions',
@@ -195,6 +329,26 @@ export const API_TABLE: readonly ApiInfo[] = [
     requestHeaderVersions: [1, 1],
     responseHeaderVersions: [0, 0],
   },
+  {
+    name: 'DeleteGroups',
+    key: 42,
+    minVersion: 0,
+    maxVersion: 1,
+    flexibleFrom: 2,
+    specMaxVersion: 2,
+    requestHeaderVersions: [1, 1],
+    responseHeaderVersions: [0, 0],
+  },
+  {
+    name: 'OffsetDelete',
+    key: 47,
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleFrom: null,
+    specMaxVersion: 0,
+    requestHeaderVersions: [1],
+    responseHeaderVersions: [0],
+  },
 ]
 
 const BY_KEY: ReadonlyMap<number, ApiInfo> = new Map(API_TABLE.map((a) => [a.key, a]))
@@ -222,6 +376,15 @@ export interface ApiMessages {
   1: { request: FetchRequest; requestInput: FetchRequestInput; response: FetchResponse; responseInput: FetchResponseInput }
   2: { request: ListOffsetsRequest; requestInput: ListOffsetsRequestInput; response: ListOffsetsResponse; responseInput: ListOffsetsResponseInput }
   3: { request: MetadataRequest; requestInput: MetadataRequestInput; response: MetadataResponse; responseInput: MetadataResponseInput }
+  8: { request: OffsetCommitRequest; requestInput: OffsetCommitRequestInput; response: OffsetCommitResponse; responseInput: OffsetCommitResponseInput }
+  9: { request: OffsetFetchRequest; requestInput: OffsetFetchRequestInput; response: OffsetFetchResponse; responseInput: OffsetFetchResponseInput }
+  10: { request: FindCoordinatorRequest; requestInput: FindCoordinatorRequestInput; response: FindCoordinatorResponse; responseInput: FindCoordinatorResponseInput }
+  11: { request: JoinGroupRequest; requestInput: JoinGroupRequestInput; response: JoinGroupResponse; responseInput: JoinGroupResponseInput }
+  12: { request: HeartbeatRequest; requestInput: HeartbeatRequestInput; response: HeartbeatResponse; responseInput: HeartbeatResponseInput }
+  13: { request: LeaveGroupRequest; requestInput: LeaveGroupRequestInput; response: LeaveGroupResponse; responseInput: LeaveGroupResponseInput }
+  14: { request: SyncGroupRequest; requestInput: SyncGroupRequestInput; response: SyncGroupResponse; responseInput: SyncGroupResponseInput }
+  15: { request: DescribeGroupsRequest; requestInput: DescribeGroupsRequestInput; response: DescribeGroupsResponse; responseInput: DescribeGroupsResponseInput }
+  16: { request: ListGroupsRequest; requestInput: ListGroupsRequestInput; response: ListGroupsResponse; responseInput: ListGroupsResponseInput }
   18: { request: ApiVersionsRequest; requestInput: ApiVersionsRequestInput; response: ApiVersionsResponse; responseInput: ApiVersionsResponseInput }
   19: { request: CreateTopicsRequest; requestInput: CreateTopicsRequestInput; response: CreateTopicsResponse; responseInput: CreateTopicsResponseInput }
   20: { request: DeleteTopicsRequest; requestInput: DeleteTopicsRequestInput; response: DeleteTopicsResponse; responseInput: DeleteTopicsResponseInput }
@@ -229,6 +392,8 @@ export interface ApiMessages {
   32: { request: DescribeConfigsRequest; requestInput: DescribeConfigsRequestInput; response: DescribeConfigsResponse; responseInput: DescribeConfigsResponseInput }
   33: { request: AlterConfigsRequest; requestInput: AlterConfigsRequestInput; response: AlterConfigsResponse; responseInput: AlterConfigsResponseInput }
   37: { request: CreatePartitionsRequest; requestInput: CreatePartitionsRequestInput; response: CreatePartitionsResponse; responseInput: CreatePartitionsResponseInput }
+  42: { request: DeleteGroupsRequest; requestInput: DeleteGroupsRequestInput; response: DeleteGroupsResponse; responseInput: DeleteGroupsResponseInput }
+  47: { request: OffsetDeleteRequest; requestInput: OffsetDeleteRequestInput; response: OffsetDeleteResponse; responseInput: OffsetDeleteResponseInput }
 }
 
 /**
@@ -253,6 +418,15 @@ export const CODECS: ApiCodecs = {
   1: { encodeRequest: encodeFetchRequest, decodeRequest: decodeFetchRequest, encodeResponse: encodeFetchResponse, decodeResponse: decodeFetchResponse, requestSchema: fetchRequestSchema, responseSchema: fetchResponseSchema },
   2: { encodeRequest: encodeListOffsetsRequest, decodeRequest: decodeListOffsetsRequest, encodeResponse: encodeListOffsetsResponse, decodeResponse: decodeListOffsetsResponse, requestSchema: listOffsetsRequestSchema, responseSchema: listOffsetsResponseSchema },
   3: { encodeRequest: encodeMetadataRequest, decodeRequest: decodeMetadataRequest, encodeResponse: encodeMetadataResponse, decodeResponse: decodeMetadataResponse, requestSchema: metadataRequestSchema, responseSchema: metadataResponseSchema },
+  8: { encodeRequest: encodeOffsetCommitRequest, decodeRequest: decodeOffsetCommitRequest, encodeResponse: encodeOffsetCommitResponse, decodeResponse: decodeOffsetCommitResponse, requestSchema: offsetCommitRequestSchema, responseSchema: offsetCommitResponseSchema },
+  9: { encodeRequest: encodeOffsetFetchRequest, decodeRequest: decodeOffsetFetchRequest, encodeResponse: encodeOffsetFetchResponse, decodeResponse: decodeOffsetFetchResponse, requestSchema: offsetFetchRequestSchema, responseSchema: offsetFetchResponseSchema },
+  10: { encodeRequest: encodeFindCoordinatorRequest, decodeRequest: decodeFindCoordinatorRequest, encodeResponse: encodeFindCoordinatorResponse, decodeResponse: decodeFindCoordinatorResponse, requestSchema: findCoordinatorRequestSchema, responseSchema: findCoordinatorResponseSchema },
+  11: { encodeRequest: encodeJoinGroupRequest, decodeRequest: decodeJoinGroupRequest, encodeResponse: encodeJoinGroupResponse, decodeResponse: decodeJoinGroupResponse, requestSchema: joinGroupRequestSchema, responseSchema: joinGroupResponseSchema },
+  12: { encodeRequest: encodeHeartbeatRequest, decodeRequest: decodeHeartbeatRequest, encodeResponse: encodeHeartbeatResponse, decodeResponse: decodeHeartbeatResponse, requestSchema: heartbeatRequestSchema, responseSchema: heartbeatResponseSchema },
+  13: { encodeRequest: encodeLeaveGroupRequest, decodeRequest: decodeLeaveGroupRequest, encodeResponse: encodeLeaveGroupResponse, decodeResponse: decodeLeaveGroupResponse, requestSchema: leaveGroupRequestSchema, responseSchema: leaveGroupResponseSchema },
+  14: { encodeRequest: encodeSyncGroupRequest, decodeRequest: decodeSyncGroupRequest, encodeResponse: encodeSyncGroupResponse, decodeResponse: decodeSyncGroupResponse, requestSchema: syncGroupRequestSchema, responseSchema: syncGroupResponseSchema },
+  15: { encodeRequest: encodeDescribeGroupsRequest, decodeRequest: decodeDescribeGroupsRequest, encodeResponse: encodeDescribeGroupsResponse, decodeResponse: decodeDescribeGroupsResponse, requestSchema: describeGroupsRequestSchema, responseSchema: describeGroupsResponseSchema },
+  16: { encodeRequest: encodeListGroupsRequest, decodeRequest: decodeListGroupsRequest, encodeResponse: encodeListGroupsResponse, decodeResponse: decodeListGroupsResponse, requestSchema: listGroupsRequestSchema, responseSchema: listGroupsResponseSchema },
   18: { encodeRequest: encodeApiVersionsRequest, decodeRequest: decodeApiVersionsRequest, encodeResponse: encodeApiVersionsResponse, decodeResponse: decodeApiVersionsResponse, requestSchema: apiVersionsRequestSchema, responseSchema: apiVersionsResponseSchema },
   19: { encodeRequest: encodeCreateTopicsRequest, decodeRequest: decodeCreateTopicsRequest, encodeResponse: encodeCreateTopicsResponse, decodeResponse: decodeCreateTopicsResponse, requestSchema: createTopicsRequestSchema, responseSchema: createTopicsResponseSchema },
   20: { encodeRequest: encodeDeleteTopicsRequest, decodeRequest: decodeDeleteTopicsRequest, encodeResponse: encodeDeleteTopicsResponse, decodeResponse: decodeDeleteTopicsResponse, requestSchema: deleteTopicsRequestSchema, responseSchema: deleteTopicsResponseSchema },
@@ -260,4 +434,6 @@ export const CODECS: ApiCodecs = {
   32: { encodeRequest: encodeDescribeConfigsRequest, decodeRequest: decodeDescribeConfigsRequest, encodeResponse: encodeDescribeConfigsResponse, decodeResponse: decodeDescribeConfigsResponse, requestSchema: describeConfigsRequestSchema, responseSchema: describeConfigsResponseSchema },
   33: { encodeRequest: encodeAlterConfigsRequest, decodeRequest: decodeAlterConfigsRequest, encodeResponse: encodeAlterConfigsResponse, decodeResponse: decodeAlterConfigsResponse, requestSchema: alterConfigsRequestSchema, responseSchema: alterConfigsResponseSchema },
   37: { encodeRequest: encodeCreatePartitionsRequest, decodeRequest: decodeCreatePartitionsRequest, encodeResponse: encodeCreatePartitionsResponse, decodeResponse: decodeCreatePartitionsResponse, requestSchema: createPartitionsRequestSchema, responseSchema: createPartitionsResponseSchema },
+  42: { encodeRequest: encodeDeleteGroupsRequest, decodeRequest: decodeDeleteGroupsRequest, encodeResponse: encodeDeleteGroupsResponse, decodeResponse: decodeDeleteGroupsResponse, requestSchema: deleteGroupsRequestSchema, responseSchema: deleteGroupsResponseSchema },
+  47: { encodeRequest: encodeOffsetDeleteRequest, decodeRequest: decodeOffsetDeleteRequest, encodeResponse: encodeOffsetDeleteResponse, decodeResponse: decodeOffsetDeleteResponse, requestSchema: offsetDeleteRequestSchema, responseSchema: offsetDeleteResponseSchema },
 }

@@ -1,5 +1,6 @@
 /** ListOffsets: latest (-1: the high watermark), earliest (-2: the log start offset), max timestamp (-3), or by timestamp. */
 import type { DeleteRecordsReply, ListOffsetReply } from '../../../../actors/partition-replica/messages.ts'
+import { INTERNAL_TOPICS } from '../../../cluster/topic-name.ts'
 import { ErrorCode } from '../error-codes.ts'
 import type { DeleteRecordsRequest, DeleteRecordsResponseInput, ListOffsetsRequest, ListOffsetsResponseInput } from '../generated/index.ts'
 import { ask, type BrokerContext, type HandlerInput, REPLICA_QUERY_TIMEOUT_MS } from './context.ts'
@@ -39,6 +40,8 @@ export async function handleDeleteRecords({ ctx, request }: HandlerInput<DeleteR
       partitions: await Promise.all(
         t.partitions.map(async (p) => {
           const { ref, error } = replicaOf(ctx, t.name, p.partitionIndex)
+          // Kafka's ReplicaManager refuses to delete records of internal topics (the coordinators' state).
+          if (error !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && INTERNAL_TOPICS.has(t.name)) return { partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION }
           if (!ref) return { partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: error }
           const offset = Number(p.offset)
           const r = await ask<DeleteRecordsReply>(ref, (replyTo) => ({ type: 'delete-records', offset, replyTo }), timeout)

@@ -11,6 +11,9 @@
  *
  * acks=0: no response; if any partition failed, the connection is closed (as Kafka does, so
  * that the client notices).
+ *
+ * Internal topics (`__consumer_offsets`, `__transaction_state`) are refused with
+ * INVALID_TOPIC_EXCEPTION, as Kafka's ReplicaManager refuses client appends to them.
  */
 import type { Ref } from 'nact'
 import type { ProduceReply, ReplicaMessage } from '../../../../actors/partition-replica/messages.ts'
@@ -18,7 +21,7 @@ import { ErrorCode } from '../error-codes.ts'
 import type { ProduceRequest, ProduceResponseInput, ProduceResponsePartitionProduceResponseInput } from '../generated/index.ts'
 import { autoCreateTopics } from './auto-create.ts'
 import { ask, type BrokerContext, type HandlerInput, MAX_PRODUCE_TIMEOUT_MS, REPLICA_QUERY_TIMEOUT_MS, REPLICA_SPAWN_WAIT_MS } from './context.ts'
-import { topicNameProblem } from '../../../cluster/topic-name.ts'
+import { INTERNAL_TOPICS, topicNameProblem } from '../../../cluster/topic-name.ts'
 
 /** What the router does with a produce: answer it, or (acks=0) send nothing or close the connection. */
 export const CLOSE_CONNECTION = Symbol('close-connection')
@@ -57,7 +60,12 @@ export async function handleProduce({ ctx, conn, request }: HandlerInput<Produce
     const problem = topicNameProblem(s.topic)
     if (problem !== null) s.result = failure(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
     else if (s.records === null || s.records.length === 0) s.result = failure(ErrorCode.CORRUPT_MESSAGE, 'a partition without records')
-    else {
+    else if (INTERNAL_TOPICS.has(s.topic)) {
+      // Only the coordinators write their topics; clients may not (nor auto-create them with user settings).
+      const topic = image.topics.get(s.topic)
+      const exists = topic !== undefined && s.partition >= 0 && s.partition < topic.partitions.length
+      s.result = exists ? failure(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${s.topic}`) : failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    } else {
       const topic = image.topics.get(s.topic)
       if (topic && (s.partition < 0 || s.partition >= topic.partitions.length)) s.result = failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
       else if (topic && !topic.partitions[s.partition]!.replicas.includes(ctx.nodeId)) s.result = failure(ErrorCode.NOT_LEADER_OR_FOLLOWER)
