@@ -26,7 +26,9 @@ import { LogManager } from '../log/log-manager.ts'
 import type { Storage } from '../log/storage.ts'
 import type { BrokerContext } from '../protocol/kafka/handlers/context.ts'
 import { type KafkaListener, startKafkaListener } from '../protocol/kafka/listener.ts'
-import { Router } from '../protocol/kafka/router.ts'
+import { type ClusterOptions, startClusterPeer } from '../cluster/cluster-options.ts'
+import type { PeerNode } from '../cluster/peer-node.ts'
+import { ClusterStatusRouter, standaloneStatus } from '../protocol/kafka/cluster-status.ts'
 import { type Clock, systemClock } from '../runtime/clock.ts'
 import { type Logger, silentLogger } from '../runtime/logger.ts'
 import { type Random, SeededRandom } from '../sim/random.ts'
@@ -49,6 +51,8 @@ export interface StartBrokerOptions {
   random?: Random
   /** A metadata service to use instead of the controller over the data dir (tests). */
   metadata?: MetadataService
+  /** Join a cluster of peer nodes (src/cluster/cluster-options.ts); without it the broker runs alone. */
+  cluster?: ClusterOptions
 }
 
 export interface RunningBroker {
@@ -63,6 +67,8 @@ export interface RunningBroker {
   readonly metadata: MetadataService
   /** The group coordinators of this broker (what the group request handlers call). */
   readonly groups: GroupCoordinatorService
+  /** The peer node and its membership view (`peers.members()`); null without `cluster`. */
+  readonly peers: PeerNode | null
   /** Stops serving and closes everything; resolves when the logs are closed. Idempotent. */
   stop(): Promise<void>
 }
@@ -159,7 +165,18 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       advertised: () => advertised,
       nextWatchId: () => ++watchIds,
     }
-    listener.serve(new Router(ctx))
+    // Kafka's router, plus the private cluster status request (`peerlog cluster status`).
+    let peers: PeerNode | null = null
+    const kafkaListener = `${advertised.host.includes(':') ? `[${advertised.host}]` : advertised.host}:${advertised.port}`
+    listener.serve(new ClusterStatusRouter(ctx, () => {
+      if (peers === null) return standaloneStatus(nodeId, kafkaListener)
+      return { nodeId, cluster: peers.clusterName, members: peers.members() }
+    }))
+    if (options.cluster !== undefined) {
+      const started = await startClusterPeer(options.cluster, { nodeId, kafkaListener, kafkaHost: bindHost, advertisedHost: advertised.host, logger })
+      peers = started
+      cleanups.push(() => started.stop())
+    }
     const clusterId = metadata.image().clusterId
     logger.info(
       `broker ${nodeId} started: listening on ${bindHost}:${listener.port} (advertised ${advertised.host}:${advertised.port}), data dir ${dataDir}, cluster id ${clusterId}, ` +
@@ -176,8 +193,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       node,
       metadata,
       groups,
+      peers,
       stop: () =>
         (stopping ??= (async () => {
+          // The peers first: they hear a goodbye while this node still serves.
+          await peers?.stop()
           // Stop serving first, then unwind the rest (group coordinators, metadata service, node, logs).
           await listener.close()
           await unwind()

@@ -2,7 +2,8 @@
  * `peerlog broker start`: runs a broker in the foreground until SIGINT or SIGTERM.
  *
  * Settings, last one wins: the defaults, `--config server.properties`, each `--set key=value`,
- * then `--data-dir` (log.dirs) and `--listen` (listeners). Kafka's names throughout.
+ * then `--data-dir` (log.dirs), `--listen` (listeners) and `--node-id` (node.id). Kafka's
+ * names throughout. `--cluster` and its flags (cluster-flags.ts) join a cluster of peers.
  */
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -10,6 +11,8 @@ import { startBroker } from '../broker/start-broker.ts'
 import type { BrokerConfig } from '../broker/broker-config.ts'
 import { brokerConfigFrom, ConfigError, configSummary, formatHostPort, listenToListeners } from '../broker/config-parse.ts'
 import { consoleLogger, type LogLevel } from '../runtime/logger.ts'
+import { runtime } from '../runtime/platform.ts'
+import { CLUSTER_FLAGS, clusterFromFlags, parseNodeId } from './cluster-flags.ts'
 import { UsageError } from './args.ts'
 import { aborted, command, CommandError, EXIT_OK, stopSignal } from './command.ts'
 
@@ -26,6 +29,7 @@ export const brokerCommand = command({
     config: { type: 'string', valueName: '<file>', description: 'A server.properties file, in Kafka\'s format and names' },
     set: { type: 'string', multiple: true, valueName: '<key=value>', description: 'One setting, e.g. --set num.partitions=3 (repeatable)' },
     'log-level': { type: 'string', valueName: '<level>', description: 'debug, info, warn or error (default info)' },
+    ...CLUSTER_FLAGS,
   },
   maxPositionals: 1,
   help: [
@@ -34,6 +38,8 @@ export const brokerCommand = command({
     '  peerlog broker start --data-dir /var/lib/peerlog --listen 0.0.0.0:9092 \\',
     '      --set advertised.listeners=PLAINTEXT://my-laptop.local:9092',
     '  peerlog broker start --config server.properties --set num.partitions=6 --log-level debug',
+    '  peerlog broker start --cluster edge --secret-file secret --node-id 2 --transport tcp \\',
+    '      --peer-listen 0.0.0.0:9093 --seeds 10.0.0.1:9093',
   ],
   async run({ flags, positionals, io }) {
     const sub = positionals[0]
@@ -57,8 +63,10 @@ export const brokerCommand = command({
     const overrides: Record<string, string> = {}
     if (flags['data-dir'] !== undefined) overrides['log.dirs'] = flags['data-dir']
     if (flags.listen !== undefined) overrides.listeners = listenToListeners(flags.listen)
+    if (flags['node-id'] !== undefined) overrides['node.id'] = String(parseNodeId(flags['node-id']))
     const parsed = brokerConfigFrom({ ...(file ? { file } : {}), sets: flags.set, overrides })
     for (const w of parsed.warnings) logger.warn(w)
+    const cluster = await clusterFromFlags(flags, { nodeIdGiven: parsed.explicit.has('node.id'), runtime: runtime().name })
 
     const { config, listener } = parsed
     const dataDir = resolve(config['log.dirs'])
@@ -76,7 +84,7 @@ export const brokerCommand = command({
     try {
       let broker
       try {
-        broker = await startBroker({ dataDir, host: bindHost, port: listener.port, config: given, logger })
+        broker = await startBroker({ dataDir, host: bindHost, port: listener.port, config: given, logger, ...(cluster === undefined ? {} : { cluster }) })
       } catch (err) {
         throw new CommandError(`cannot start the broker: ${describeStartError(err, formatHostPort(bindHost, listener.port))}`)
       }

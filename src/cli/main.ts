@@ -16,7 +16,9 @@ import { ConfigError } from '../broker/config-parse.ts'
 import { isEntryPoint, runtime } from '../runtime/platform.ts'
 import { describeFlags, type FlagSpecs, parseArgs, suggest, UsageError } from './args.ts'
 import { brokerCommand } from './broker.ts'
+import { clusterCommand } from './cluster.ts'
 import { consumeCommand } from './consume.ts'
+import { dhtBootstrapCommand } from './dht-bootstrap.ts'
 import { groupsCommand } from './groups.ts'
 import { produceCommand } from './produce.ts'
 import { topicsCommand } from './topics.ts'
@@ -66,6 +68,8 @@ const COMMANDS: readonly Command[] = [
   produceCommand,
   consumeCommand,
   groupsCommand,
+  clusterCommand,
+  dhtBootstrapCommand,
 ]
 
 function versionLine(): string {

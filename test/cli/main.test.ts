@@ -35,7 +35,7 @@ t.test('help lists only the commands that exist', async (t) => {
   const { stdout } = await run('--help')
   const section = stdout.split('Commands:\n')[1]!.split('\n\n')[0]!
   const names = section.split('\n').map((line) => line.trim().split(' ')[0])
-  t.same(names, ['help', 'version', 'broker', 'topics', 'produce', 'consume', 'groups'])
+  t.same(names, ['help', 'version', 'broker', 'topics', 'produce', 'consume', 'groups', 'cluster', 'dht-bootstrap'])
 })
 
 t.test('help of one command', async (t) => {
