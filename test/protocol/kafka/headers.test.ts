@@ -62,9 +62,9 @@ t.test('header versions by API and version', async (t) => {
   t.equal(requestHeaderVersion(ApiKey.Metadata, 8), 1)
   t.equal(responseHeaderVersion(ApiKey.Fetch, 11), 0)
   t.throws(() => requestHeaderVersion(ApiKey.Metadata, 9), { name: 'ProtocolEncodeError', message: 'Metadata version 9 is not supported (0-8)' })
-  t.throws(() => responseHeaderVersion(11, 0), { name: 'ProtocolEncodeError', message: 'API key 11 is not supported' })
+  t.throws(() => responseHeaderVersion(22, 0), { name: 'ProtocolEncodeError', message: 'API key 22 is not supported' })
   t.equal(apiInfo(ApiKey.Produce)?.name, 'Produce')
-  t.equal(apiInfo(11), undefined)
+  t.equal(apiInfo(22), undefined)
   t.ok(isSupported(ApiKey.Produce, 3))
   t.notOk(isSupported(ApiKey.Produce, 2))
   t.notOk(isSupported(ApiKey.Produce, 9))
@@ -104,7 +104,7 @@ t.test('decodeRequestFrame', async (t) => {
   })
 
   t.test('unknown API key: close', async (t) => {
-    for (const key of [11, 67, 1000, -1]) {
+    for (const key of [22, 67, 1000, -1]) {
       const frame = new Writer().int16(key).int16(0).int32(5).nullableString('x').finish()
       t.match(decodeRequestFrame(frame), {
         ok: false,
