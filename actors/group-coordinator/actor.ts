@@ -2,23 +2,30 @@
  * The group-coordinator actor shell: one nact actor per consumer group, wrapping the pure
  * state machine (state.ts) and carrying out its effects:
  *   reply   call the callback;
- *   write   encode the records as one RecordBatch and `produce` it (acks -1) to the group's
- *           `__consumer_offsets` replica; the result comes back later as `written`. The write
- *           does not block the mailbox, and the produces of one group are dispatched in the
- *           order asked for (the replica's mailbox keeps that order in the log);
- *   timer   the group's one wake-up (`tick`), replacing the previous one;
+ *   write   encode the records and `produce` them (acks -1) to the group's `__consumer_offsets`
+ *           replica; the result comes back later as `written`, for each write in the order
+ *           asked for. The write does not block the mailbox. At most PRODUCES_IN_FLIGHT_MAX
+ *           produces of a group are in flight; writes asked for meanwhile wait and then go
+ *           together, in order, as one RecordBatch (up to WRITE_BATCH_MAX_BYTES): under load a
+ *           group appends one batch per round trip to its replica, not one per commit. A
+ *           write's held replies are released only by the result of the batch holding its
+ *           records. Produces are dispatched in the order asked for (the replica's mailbox
+ *           keeps that order in the log);
+ *   timer   the group's one wake-up (`tick`), replacing the previous one (left alone when the
+ *           time asked for is the one already set);
  *   log     the logger;
  *   removed forget the group (the service) and stop.
  *
  * Supervision: a failed write (written ≠ NONE) or a step that throws (a bug) makes the shell
- * answer what waits, wait for its other writes to settle, and reload the group from its
- * partition (the replay path, as at start-up). While it reloads its requests get
- * COORDINATOR_LOAD_IN_PROGRESS; results of the previous incarnation are ignored.
+ * answer what waits, drop the writes not yet sent (their replies were answered), wait for the
+ * produces in flight to settle, and reload the group from its partition (the replay path, as
+ * at start-up). While it reloads its requests get COORDINATOR_LOAD_IN_PROGRESS; results of the
+ * previous incarnation are ignored.
  * After `unload` it answers NOT_COORDINATOR; after `removed` it hands requests that were
  * already queued back to the service, which routes them to a fresh actor.
  */
 import { dispatch, query, type Ref, spawn, stop as stopActor } from 'nact'
-import { encodeGroupRecord, type GroupRecord } from '../../src/group/group-records.ts'
+import { encodeGroupRecord, type EncodedGroupRecord } from '../../src/group/group-records.ts'
 import { errorMessage } from '../../src/log/errors.ts'
 import { ErrorCode, errorName } from '../../src/protocol/kafka/error-codes.ts'
 import { buildRecordBatch } from '../../src/record/record-batch.ts'
@@ -32,6 +39,20 @@ import { activate, type GroupConfig, type GroupState, step } from './state.ts'
 export const WRITE_REPLY_SLACK_MS = 5_000
 /** After a reload that failed (the partition could not be read), the next attempt waits this long. */
 export const RELOAD_RETRY_BACKOFF_MS = 1_000
+/**
+ * Produces of one group in flight at once; writes asked for beyond it wait and go together.
+ * One: a group's produces complete in order anyway, so a second in flight would only split
+ * the next batch.
+ */
+export const PRODUCES_IN_FLIGHT_MAX = 1
+/**
+ * Largest batch that writes waiting for a produce are merged into (keys and values, plus
+ * RECORD_OVERHEAD_BYTES each), well below max.message.bytes (1 MiB by default), so that merging
+ * never makes a write fail that would have been appended alone. A larger write goes alone.
+ */
+export const WRITE_BATCH_MAX_BYTES = 64 * 1024
+/** What a record adds to a batch besides its key and value (its length, attributes, deltas, header count), at most. */
+const RECORD_OVERHEAD_BYTES = 24
 /** Timers longer than this do not fit setTimeout: they are re-armed until their time comes. */
 const MAX_TIMER_DELAY_MS = 0x7fffffff
 
@@ -89,7 +110,8 @@ export type GroupActorMessage =
   | GroupMessage
   /** The first message after spawn: the state was loaded (or is new); `activate` it. */
   | { type: 'activate' }
-  | { type: 'write-result'; incarnation: number; writeId: number; errorCode: number }
+  /** The produce of these writes (in the order asked for) returned. */
+  | { type: 'write-result'; incarnation: number; writeIds: readonly number[]; errorCode: number }
   | { type: 'timer-fired'; incarnation: number; timerSeq: number }
   | { type: 'reload'; incarnation: number }
   | { type: 'reloaded'; incarnation: number; state: GroupState | null; error: string | null }
@@ -98,17 +120,32 @@ export type GroupActorMessage =
 
 export type GroupActorMode = 'active' | 'reloading' | 'unloaded' | 'removed' | 'stopped'
 
+/** A write the state asked for, encoded, waiting for a produce. */
+export interface QueuedWrite {
+  readonly writeId: number
+  readonly records: readonly EncodedGroupRecord[]
+  readonly bytes: number
+}
+
 export interface GroupActorState {
   mode: GroupActorMode
   group: GroupState
   /** Bumped on every reload: results of writes and timers of an older incarnation are ignored. */
   incarnation: number
-  /** Writes dispatched and not yet answered, of any incarnation: a reload reads only after they settle. */
+  /** Produces dispatched and not yet answered, of any incarnation: a reload reads only after they settle. */
   inFlight: number
+  /**
+   * Writes waiting for a produce, in the order asked for. Owned by the actor (its one live state
+   * changes it in place). Bounded by the writes the state holds, hence by the requests the
+   * service lets wait (PENDING_CALLS_MAX_COUNT).
+   */
+  queued: QueuedWrite[]
   /** Set while reloading once the read has started. */
   reading: boolean
   timerSeq: number
   cancelTimer: (() => void) | null
+  /** When the group's timer (`cancelTimer`) fires; null for none, or the reload's backoff. */
+  timerAt: number | null
 }
 
 /** What the step needs of the actor it runs in. */
@@ -118,7 +155,7 @@ export interface GroupActorIo {
 }
 
 export function initialActorState(group: GroupState): GroupActorState {
-  return { mode: 'active', group, incarnation: 0, inFlight: 0, reading: false, timerSeq: 0, cancelTimer: null }
+  return { mode: 'active', group, incarnation: 0, inFlight: 0, queued: [], reading: false, timerSeq: 0, cancelTimer: null, timerAt: null }
 }
 
 export function isGroupRequest(msg: GroupActorMessage): msg is GroupRequest {
@@ -191,18 +228,23 @@ export function groupActorStep(deps: GroupActorDeps, s: GroupActorState, msg: Gr
       if (s.mode !== 'active') return s
       return run(deps, s, io, msg, () => activate(s.group, deps.clock.now(), deps.config))
     case 'write-result': {
-      const next = { ...s, inFlight: s.inFlight - 1 }
+      let next = { ...s, inFlight: s.inFlight - 1 }
       if (next.inFlight < 0) throw new Error(`invariant: group ${deps.groupId} has a negative count of writes in flight`)
       if (msg.incarnation !== s.incarnation || s.mode !== 'active') return maybeStartReading(deps, next, io)
-      const written: GroupMessage = { type: 'written', writeId: msg.writeId, errorCode: msg.errorCode }
-      const after = run(deps, next, io, written, () => step(next.group, written, deps.clock.now(), deps.config))
-      if (msg.errorCode === ErrorCode.NONE || after.mode !== 'active') return after
-      return beginReload(deps, after, io, `writing to __consumer_offsets failed with ${errorName(msg.errorCode)}`)
+      for (const writeId of msg.writeIds) {
+        const written: GroupMessage = { type: 'written', writeId, errorCode: msg.errorCode }
+        const group = next.group
+        next = run(deps, next, io, written, () => step(group, written, deps.clock.now(), deps.config))
+        if (next.mode !== 'active') return next
+        // The first failure ends the group (it answers every write it holds): the rest is the reload's.
+        if (msg.errorCode !== ErrorCode.NONE) return beginReload(deps, next, io, `writing to __consumer_offsets failed with ${errorName(msg.errorCode)}`)
+      }
+      return next
     }
     case 'timer-fired': {
       if (msg.incarnation !== s.incarnation || msg.timerSeq !== s.timerSeq || s.mode !== 'active') return s
       const tick: GroupMessage = { type: 'tick' }
-      return run(deps, { ...s, cancelTimer: null }, io, tick, () => step(s.group, tick, deps.clock.now(), deps.config))
+      return run(deps, { ...s, cancelTimer: null, timerAt: null }, io, tick, () => step(s.group, tick, deps.clock.now(), deps.config))
     }
     case 'reload':
       if (msg.incarnation !== s.incarnation || s.mode !== 'reloading') return s
@@ -213,7 +255,7 @@ export function groupActorStep(deps: GroupActorDeps, s: GroupActorState, msg: Gr
         deps.logger.warn(`group ${deps.groupId}: reloading from __consumer_offsets failed (${msg.error}); retrying in ${RELOAD_RETRY_BACKOFF_MS} ms`)
         const incarnation = s.incarnation
         const cancel = deps.timers.schedule(deps.clock.now() + RELOAD_RETRY_BACKOFF_MS, () => io.self({ type: 'reload', incarnation }))
-        return { ...s, reading: false, cancelTimer: cancel }
+        return { ...s, reading: false, cancelTimer: cancel, timerAt: null }
       }
       deps.logger.info(`group ${deps.groupId}: reloaded from __consumer_offsets`)
       const loaded = msg.state
@@ -225,7 +267,7 @@ export function groupActorStep(deps: GroupActorDeps, s: GroupActorState, msg: Gr
       if (next.mode === 'stopped') return next
       next = cancelTimer(next)
       if (next.mode !== 'removed') io.self({ type: 'retire' })
-      return { ...next, mode: 'unloaded' }
+      return { ...next, mode: 'unloaded', queued: [] }
     }
     case 'retire': {
       const next = cancelTimer(s)
@@ -291,7 +333,9 @@ function run(
       deps.onRemoved()
       io.self({ type: 'retire' })
     }
-    return next
+    // A group that ended answered what its writes held: those not yet sent are dropped.
+    if (r.state.ended !== null) return { ...next, queued: [] }
+    return unloading || next.mode !== 'active' ? next : sendQueued(deps, next, io)
   } catch (err) {
     deps.logger.error(`group ${deps.groupId}: handling ${msg.type} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
     if (msg.type !== 'activate' && isGroupRequest(msg)) {
@@ -315,16 +359,22 @@ function execute(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, e: 
         deps.logger.warn(`group ${deps.groupId}: a reply callback threw: ${errorMessage(err)}`)
       }
       return { state: s, removed: false }
-    case 'write':
-      write(deps, s, io, e.writeId, e.records)
-      return { state: { ...s, inFlight: s.inFlight + 1 }, removed: false }
+    case 'write': {
+      const records = e.records.map((r) => encodeGroupRecord(r))
+      let bytes = 0
+      for (const r of records) bytes += r.key.length + (r.value?.length ?? 0) + RECORD_OVERHEAD_BYTES
+      s.queued.push({ writeId: e.writeId, records, bytes })
+      return { state: s, removed: false }
+    }
     case 'timer': {
+      // Most steps ask for the deadline already set (a commit moves none): no timer churn then.
+      if (e.at !== null && e.at === s.timerAt && s.cancelTimer !== null) return { state: s, removed: false }
       let next = cancelTimer(s)
       if (e.at !== null) {
         const timerSeq = next.timerSeq + 1
         const incarnation = next.incarnation
         const cancel = deps.timers.schedule(e.at, () => io.self({ type: 'timer-fired', incarnation, timerSeq }))
-        next = { ...next, timerSeq, cancelTimer: cancel }
+        next = { ...next, timerSeq, cancelTimer: cancel, timerAt: e.at }
       }
       return { state: next, removed: false }
     }
@@ -340,11 +390,32 @@ function execute(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, e: 
   }
 }
 
-/** Dispatches the produce now (so writes reach the replica in order); its answer comes back as `write-result`. */
-function write(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, writeId: number, records: GroupRecord[]): void {
+/** Sends the writes that wait, in order, as far as produces may be in flight: each produce one batch of as many as fit. */
+function sendQueued(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo): GroupActorState {
+  let inFlight = s.inFlight
+  while (inFlight < PRODUCES_IN_FLIGHT_MAX && s.queued.length > 0) {
+    let n = 0
+    let bytes = 0
+    while (n < s.queued.length && (n === 0 || bytes + s.queued[n]!.bytes <= WRITE_BATCH_MAX_BYTES)) bytes += s.queued[n++]!.bytes
+    const writes = s.queued.splice(0, n)
+    produce(deps, s, io, writes.map((w) => w.writeId), writes.length === 1 ? writes[0]!.records : writes.flatMap((w) => w.records))
+    inFlight++
+  }
+  return inFlight === s.inFlight ? s : { ...s, inFlight }
+}
+
+/** Dispatches the produce now (so writes reach the replica in order); its answer, exactly one, comes back as `write-result`. */
+function produce(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, writeIds: readonly number[], records: readonly EncodedGroupRecord[]): void {
   const { incarnation } = s
-  const batch = buildRecordBatch(records.map((r) => encodeGroupRecord(r)), { timestamp: deps.clock.now() })
-  const done = (errorCode: number) => io.self({ type: 'write-result', incarnation, writeId, errorCode })
+  const done = (errorCode: number) => io.self({ type: 'write-result', incarnation, writeIds, errorCode })
+  let batch: Uint8Array
+  try {
+    batch = buildRecordBatch(records, { timestamp: deps.clock.now() })
+  } catch (err) {
+    deps.logger.error(`group ${deps.groupId}: building the batch of writes ${writeIds.join(', ')} failed: ${errorMessage(err)}`)
+    queueMicrotask(() => done(ErrorCode.UNKNOWN_SERVER_ERROR))
+    return
+  }
   const replica = deps.replica()
   if (!replica) {
     queueMicrotask(() => done(ErrorCode.NOT_LEADER_OR_FOLLOWER))
@@ -366,7 +437,7 @@ function write(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, write
 function cancelTimer(s: GroupActorState): GroupActorState {
   if (!s.cancelTimer) return s
   s.cancelTimer()
-  return { ...s, cancelTimer: null }
+  return { ...s, cancelTimer: null, timerAt: null }
 }
 
 /** Drops the state (its waiters get NOT_COORDINATOR: clients find the coordinator again and retry) and reloads it once the writes in flight settle. */
@@ -381,7 +452,8 @@ function beginReload(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo,
   } catch (err) {
     deps.logger.error(`group ${deps.groupId}: unloading failed too, its waiters are left to time out: ${errorMessage(err)}`)
   }
-  return maybeStartReading(deps, { ...next, mode: 'reloading', reading: false, incarnation: next.incarnation + 1 }, io)
+  // The writes not yet sent go with the state they were replayed into (unload answered what they held).
+  return maybeStartReading(deps, { ...next, mode: 'reloading', reading: false, incarnation: next.incarnation + 1, queued: [] }, io)
 }
 
 function maybeStartReading(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo): GroupActorState {

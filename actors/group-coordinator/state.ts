@@ -3,6 +3,7 @@
  * GroupMetadata of Kafka 3.x), pure and synchronous.
  *
  *   replay(state, record)             → state                the only way the persistent part changes
+ *                                                            (replayAll, GroupReplay: many records, one pass)
  *   activate(state, now, config)      → { state, effects }   after loading: members get fresh sessions
  *   step(state, msg, now, config)     → { state, effects }   one request, `tick`, `written` or `unload`
  *
@@ -23,6 +24,20 @@
  * One timer: every step ends with a `timer` effect at the earliest deadline (a member's session,
  * a pending member id, the rebalance or initial delay, the pending-sync timeout, the next offset
  * expiry, the removal of an empty group without offsets); `tick` handles all that is due.
+ *
+ * Cost of a step, for a group with n committed offsets and w writes in flight: O(log n + log w)
+ * plus O(members), never O(n) (a commit is one of these steps, its `written` another):
+ * - the offsets and the writes are persistent maps (persistent-map.ts): a change copies one path
+ *   of a trie. A step changes in place only nodes it made itself (with an edit token it drops
+ *   at its end), so no older state value ever sees a later change;
+ * - the group's member collections are copied only when the step changes them (copy-on-write.ts);
+ * - the next offset expiry is not scanned for: the state keeps a lower bound of it
+ *   (`offsetExpiry`) for the group's present expiry mode (KIP-211/496: see ExpiryMode). A write
+ *   lowers it to each new offset's expiry; nothing else can make the true next expiry earlier
+ *   (an overwrite or a tombstone only makes it later). It is computed afresh (one scan) when the
+ *   mode changes (the group turns Empty or Stable, its subscriptions change) and when a tick
+ *   reaches it; so the timer may fire early for offsets, and that tick sets it right. A group
+ *   whose offsets cannot expire in its present state costs nothing here.
  *
  * Member ids are `${clientId}-${uuid}` (`${groupInstanceId}-${uuid}` for static members), the uuid
  * derived deterministically from the group id, the clock and a counter in the state (checked
@@ -52,6 +67,8 @@ import type {
   SyncGroupInput,
   SyncGroupResult,
 } from './messages.ts'
+import { CowMap, CowSet } from './copy-on-write.ts'
+import { EditToken, PersistentMap } from './persistent-map.ts'
 
 /** Kafka's NewMemberJoinTimeoutMs: a new member's JoinGroup waits at most this long for the rebalance. */
 export const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
@@ -157,10 +174,32 @@ interface PendingWrite {
   readonly staticJoin: { readonly memberId: string; readonly leaderId: string | null } | null
 }
 
+/** topic → partition → the last replayed commit (a topic without offsets is absent). */
+export type CommittedOffsets = PersistentMap<string, PersistentMap<number, OffsetCommitRecordValue>>
+
+/**
+ * Which committed offsets expire in the group's present state (Kafka's removeExpiredOffsets):
+ * `empty` a group with a protocol type that is Empty, from when it became so (KIP-211);
+ * `unsubscribed` a Stable consumer group, the topics it does not consume, from each commit
+ * (KIP-496); `standalone` a group without protocol type, from each commit; `never` otherwise.
+ * An explicit expire timestamp (OffsetCommit v1–4 retention) always wins.
+ */
+type ExpiryMode =
+  | { readonly kind: 'never' }
+  | { readonly kind: 'empty'; readonly since: number | null }
+  | { readonly kind: 'unsubscribed'; readonly subscribed: ReadonlySet<string> }
+  | { readonly kind: 'standalone' }
+
+/** No offset expires before `at` in `mode` with `retentionMs` (null: none ever does, as things stand). */
+interface OffsetExpiryBound {
+  readonly mode: ExpiryMode
+  readonly retentionMs: number
+  readonly at: number | null
+}
+
 export interface GroupState {
   readonly groupId: string
-  /** topic → partition → the last replayed commit. */
-  readonly offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>
+  readonly offsets: CommittedOffsets
   /** The last replayed GroupMetadataValue (null: none, or a tombstone). */
   readonly metadata: GroupMetadataRecordValue | null
   /** Some record was replayed (the group was read from the log). */
@@ -169,23 +208,26 @@ export interface GroupState {
   readonly group: LiveGroup | null
   /** How the group ended: removed (deleted or expired), unloaded, or failed (a write failed: reload it). */
   readonly ended: 'removed' | 'unloaded' | 'failed' | null
-  readonly writes: ReadonlyMap<number, PendingWrite>
+  readonly writes: PersistentMap<number, PendingWrite>
   readonly nextWriteId: number
   readonly memberIdSeq: number
+  /** A lower bound of the next offset expiry; null: not known (computed when needed). */
+  readonly offsetExpiry: OffsetExpiryBound | null
 }
 
 export function emptyGroup(groupId: string): GroupState {
   return {
     groupId,
-    offsets: new Map(),
+    offsets: PersistentMap.empty(),
     metadata: null,
     loaded: false,
     activated: false,
     group: null,
     ended: null,
-    writes: new Map(),
+    writes: PersistentMap.empty(),
     nextWriteId: 1,
     memberIdSeq: 0,
+    offsetExpiry: null,
   }
 }
 
@@ -195,64 +237,81 @@ export function stateName(state: GroupState): GroupStateName {
 
 // ---------------------------------------------------------------- replay
 
-/** Applies one record of the group (from loading, and from live writes: one code path). */
-export function replay(state: GroupState, record: GroupRecord): GroupState {
-  const applied = applyRecord(state.groupId, state.offsets, state.metadata, record)
-  return { ...state, offsets: applied.offsets, metadata: applied.metadata, loaded: true }
+/** What records change: the persistent part of a group. */
+interface Replayed {
+  offsets: CommittedOffsets
+  metadata: GroupMetadataRecordValue | null
 }
 
-/** Replays records in log order (loading): the same as one `replay` after another, with one copy of the offsets. */
-export function replayAll(state: GroupState, records: Iterable<GroupRecord>): GroupState {
-  const offsets = new Map<string, Map<number, OffsetCommitRecordValue>>()
-  for (const [topic, partitions] of state.offsets) offsets.set(topic, new Map(partitions))
-  let metadata = state.metadata
-  let loaded = state.loaded
-  for (const record of records) {
-    if (record.group !== state.groupId) throw new Error(`invariant: a record of group ${JSON.stringify(record.group)} replayed onto group ${JSON.stringify(state.groupId)}`)
-    loaded = true
-    if (record.type === 'group-metadata') {
-      metadata = applyRecord(state.groupId, offsets, metadata, record).metadata
-      continue
-    }
-    let partitions = offsets.get(record.topic)
-    if (record.value === null) {
-      partitions?.delete(record.partition)
-      if (partitions?.size === 0) offsets.delete(record.topic)
-    } else {
-      if (!partitions) offsets.set(record.topic, (partitions = new Map()))
-      partitions.set(record.partition, record.value)
-    }
-  }
-  return { ...state, offsets, metadata, loaded }
-}
-
-function applyRecord(
-  groupId: string,
-  offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>,
-  metadata: GroupMetadataRecordValue | null,
-  record: GroupRecord,
-): { offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>; metadata: GroupMetadataRecordValue | null } {
+/**
+ * Applies one record of the group onto `into` (loading, and live writes: one code path). Checks
+ * before it changes anything, so a record it refuses leaves `into` as it was. With `edit`, maps
+ * made under that token are changed in place.
+ */
+function applyRecord(groupId: string, into: Replayed, record: GroupRecord, edit: EditToken | null): void {
   if (record.group !== groupId) throw new Error(`invariant: a record of group ${JSON.stringify(record.group)} replayed onto group ${JSON.stringify(groupId)}`)
   switch (record.type) {
     case 'offset-commit': {
-      const next = new Map(offsets)
-      const partitions = new Map(offsets.get(record.topic) ?? [])
-      if (record.value === null) partitions.delete(record.partition)
-      else partitions.set(record.partition, record.value)
-      if (partitions.size === 0) next.delete(record.topic)
-      else next.set(record.topic, partitions)
-      return { offsets: next, metadata }
+      const partitions = into.offsets.get(record.topic)
+      if (record.value === null) {
+        if (partitions === undefined) return
+        const left = partitions.delete(record.partition, edit)
+        into.offsets = left.size === 0 ? into.offsets.delete(record.topic, edit) : into.offsets.set(record.topic, left, edit)
+      } else {
+        into.offsets = into.offsets.set(record.topic, (partitions ?? PersistentMap.empty()).set(record.partition, record.value, edit), edit)
+      }
+      return
     }
     case 'group-metadata':
-      if (record.value !== null && metadata !== null && record.value.generation < metadata.generation) {
-        throw new Error(`invariant: group ${groupId} generation went back from ${metadata.generation} to ${record.value.generation}`)
+      if (record.value !== null && into.metadata !== null && record.value.generation < into.metadata.generation) {
+        throw new Error(`invariant: group ${groupId} generation went back from ${into.metadata.generation} to ${record.value.generation}`)
       }
-      return { offsets, metadata: record.value }
+      into.metadata = record.value
+      return
     default: {
       const never: never = record
       throw new Error(`unknown group record ${JSON.stringify(never)}`)
     }
   }
+}
+
+/**
+ * Folds records of one group in log order (loading): `add` each, then `state()`. The same as
+ * one `replay` after another, without a copy per record. A record `add` refuses (an invariant
+ * it asserts) throws and changes nothing.
+ */
+export class GroupReplay {
+  private readonly into: Replayed
+  private loaded: boolean
+  private edit = new EditToken()
+
+  constructor(private readonly base: GroupState) {
+    this.into = { offsets: base.offsets, metadata: base.metadata }
+    this.loaded = base.loaded
+  }
+
+  add(record: GroupRecord): void {
+    applyRecord(this.base.groupId, this.into, record, this.edit)
+    this.loaded = true
+  }
+
+  /** The group as replayed so far; adding more after this does not change it. */
+  state(): GroupState {
+    this.edit = new EditToken() // what was made with the old token is handed out now
+    return { ...this.base, offsets: this.into.offsets, metadata: this.into.metadata, loaded: this.loaded, offsetExpiry: null }
+  }
+}
+
+/** Applies one record of the group (loading). */
+export function replay(state: GroupState, record: GroupRecord): GroupState {
+  return replayAll(state, [record])
+}
+
+/** Replays records in log order (loading). */
+export function replayAll(state: GroupState, records: Iterable<GroupRecord>): GroupState {
+  const r = new GroupReplay(state)
+  for (const record of records) r.add(record)
+  return r.state()
 }
 
 // ---------------------------------------------------------------- the working copy of one step
@@ -264,10 +323,11 @@ interface WGroup {
   protocolType: string | null
   protocolName: string | null
   leaderId: string | null
-  members: Map<string, GroupMember>
-  staticMembers: Map<string, string>
-  pendingMembers: Map<string, number>
-  pendingSyncMembers: Set<string>
+  /** Copied on their first change in the step (most steps change none). */
+  members: CowMap<string, GroupMember>
+  staticMembers: CowMap<string, string>
+  pendingMembers: CowMap<string, number>
+  pendingSyncMembers: CowSet<string>
   syncDeadline: number | null
   join: LiveGroup['join']
   newMemberAdded: boolean
@@ -275,18 +335,19 @@ interface WGroup {
   since: number
 }
 
-interface Ctx {
+interface Ctx extends Replayed {
   readonly groupId: string
   readonly now: number
   readonly config: GroupConfig
-  offsets: ReadonlyMap<string, ReadonlyMap<number, OffsetCommitRecordValue>>
-  metadata: GroupMetadataRecordValue | null
+  /** This step's: the maps it makes are changed in place by its later changes, never those of the state it began from. */
+  readonly edit: EditToken
   loaded: boolean
   g: WGroup | null
   ended: GroupState['ended']
-  writes: Map<number, PendingWrite>
+  writes: PersistentMap<number, PendingWrite>
   nextWriteId: number
   memberIdSeq: number
+  offsetExpiry: OffsetExpiryBound | null
   effects: GroupEffect[]
 }
 
@@ -296,24 +357,59 @@ function begin(state: GroupState, now: number, config: GroupConfig): Ctx {
     groupId: state.groupId,
     now,
     config,
+    edit: new EditToken(),
     offsets: state.offsets,
     metadata: state.metadata,
     loaded: state.loaded,
     ended: state.ended,
-    writes: new Map(state.writes),
+    writes: state.writes,
     nextWriteId: state.nextWriteId,
     memberIdSeq: state.memberIdSeq,
+    offsetExpiry: state.offsetExpiry,
     effects: [],
-    g:
-      g === null
-        ? null
-        : {
-            ...g,
-            members: new Map(g.members),
-            staticMembers: new Map(g.staticMembers),
-            pendingMembers: new Map(g.pendingMembers),
-            pendingSyncMembers: new Set(g.pendingSyncMembers),
-          },
+    g: g === null ? null : workingGroup(g),
+  }
+}
+
+// Both spelled out field by field (not spread): one object shape each, made fast on every step.
+
+function workingGroup(g: LiveGroup): WGroup {
+  return {
+    state: g.state,
+    currentStateTimestamp: g.currentStateTimestamp,
+    generationId: g.generationId,
+    protocolType: g.protocolType,
+    protocolName: g.protocolName,
+    leaderId: g.leaderId,
+    members: new CowMap(g.members),
+    staticMembers: new CowMap(g.staticMembers),
+    pendingMembers: new CowMap(g.pendingMembers),
+    pendingSyncMembers: new CowSet(g.pendingSyncMembers),
+    syncDeadline: g.syncDeadline,
+    join: g.join,
+    newMemberAdded: g.newMemberAdded,
+    subscribedTopics: g.subscribedTopics,
+    since: g.since,
+  }
+}
+
+function liveGroup(g: WGroup): LiveGroup {
+  return {
+    state: g.state,
+    currentStateTimestamp: g.currentStateTimestamp,
+    generationId: g.generationId,
+    protocolType: g.protocolType,
+    protocolName: g.protocolName,
+    leaderId: g.leaderId,
+    members: g.members.snapshot(),
+    staticMembers: g.staticMembers.snapshot(),
+    pendingMembers: g.pendingMembers.snapshot(),
+    pendingSyncMembers: g.pendingSyncMembers.snapshot(),
+    syncDeadline: g.syncDeadline,
+    join: g.join,
+    newMemberAdded: g.newMemberAdded,
+    subscribedTopics: g.subscribedTopics,
+    since: g.since,
   }
 }
 
@@ -324,20 +420,23 @@ function finish(ctx: Ctx, before: GroupState): { state: GroupState; effects: Gro
     ctx.ended = 'removed'
     ctx.effects.push({ type: 'removed' })
   }
+  // Before the state is made: it may compute the offset expiry bound the state keeps.
+  const timerAt = g === null || ctx.ended !== null ? null : nextDeadline(ctx, g)
   const state: GroupState = {
     groupId: ctx.groupId,
     offsets: ctx.offsets,
     metadata: ctx.metadata,
     loaded: ctx.loaded,
     activated: true,
-    group: g === null ? null : { ...g },
+    group: g === null ? null : liveGroup(g),
     ended: ctx.ended,
     writes: ctx.writes,
     nextWriteId: ctx.nextWriteId,
     memberIdSeq: ctx.memberIdSeq,
+    offsetExpiry: ctx.offsetExpiry,
   }
   assertInvariants(before, state)
-  ctx.effects.push({ type: 'timer', at: g === null || state.ended !== null ? null : nextDeadline(g, state.offsets, state.writes.size, ctx.config) })
+  ctx.effects.push({ type: 'timer', at: timerAt })
   return { state, effects: ctx.effects }
 }
 
@@ -352,12 +451,12 @@ function log(ctx: Ctx, level: 'info' | 'warn' | 'debug', message: string): void 
 /** Appends records: replays them now, holds what must wait for them. */
 function write(ctx: Ctx, records: GroupRecord[], pending: Omit<PendingWrite, 'held'> & { held?: readonly HeldReply[] }): number {
   for (const r of records) {
-    const applied = applyRecord(ctx.groupId, ctx.offsets, ctx.metadata, r)
-    ctx.offsets = applied.offsets
-    ctx.metadata = applied.metadata
+    applyRecord(ctx.groupId, ctx, r, ctx.edit)
+    if (r.type === 'offset-commit' && r.value !== null) lowerOffsetExpiry(ctx, r.topic, r.value)
   }
   const writeId = ctx.nextWriteId++
-  ctx.writes.set(writeId, { held: [], ...pending })
+  if (ctx.writes.has(writeId)) throw new Error(`invariant: write id ${writeId} is taken`)
+  ctx.writes = ctx.writes.set(writeId, { held: [], ...pending }, ctx.edit)
   ctx.effects.push({ type: 'write', writeId, records })
   return writeId
 }
@@ -390,10 +489,10 @@ function createGroup(ctx: Ctx): WGroup {
     protocolType: null,
     protocolName: null,
     leaderId: null,
-    members: new Map(),
-    staticMembers: new Map(),
-    pendingMembers: new Map(),
-    pendingSyncMembers: new Set(),
+    members: new CowMap(new Map(), true),
+    staticMembers: new CowMap(new Map(), true),
+    pendingMembers: new CowMap(new Map(), true),
+    pendingSyncMembers: new CowSet(new Set(), true),
     syncDeadline: null,
     join: null,
     newMemberAdded: false,
@@ -539,8 +638,9 @@ function endGroup(ctx: Ctx, errorCode: number): void {
     g.syncDeadline = null
     if (g.state !== 'Dead') transitionTo(ctx, g, 'Dead')
   }
-  for (const w of ctx.writes.values()) answerHeld(ctx, w.held, errorCode)
-  ctx.writes.clear()
+  // In the order they were asked for (the map's order is its hash's).
+  for (const id of [...ctx.writes.keys()].sort((a, b) => a - b)) answerHeld(ctx, ctx.writes.get(id)!.held, errorCode)
+  ctx.writes = PersistentMap.empty()
 }
 
 // ---------------------------------------------------------------- results
@@ -603,7 +703,8 @@ function setMember(g: WGroup, m: GroupMember): GroupMember {
 
 function heartbeatOf(ctx: Ctx, g: WGroup, memberId: string): void {
   const m = g.members.get(memberId)
-  if (m) setMember(g, { ...m, sessionDeadline: ctx.now + m.sessionTimeoutMs })
+  // Several commits and heartbeats of a member within a millisecond: nothing to copy for the later ones.
+  if (m && m.sessionDeadline !== ctx.now + m.sessionTimeoutMs) setMember(g, { ...m, sessionDeadline: ctx.now + m.sessionTimeoutMs })
 }
 
 function addMember(g: WGroup, m: GroupMember): void {
@@ -976,7 +1077,7 @@ function updateStaticMemberAndRebalance(ctx: Ctx, g: WGroup, oldMemberId: string
       replaced.set(id, m)
     }
   }
-  g.members = replaced
+  g.members = new CowMap(replaced, true)
   if (g.leaderId === oldMemberId) g.leaderId = newMemberId
   if (g.pendingSyncMembers.delete(oldMemberId)) g.pendingSyncMembers.add(newMemberId)
   g.staticMembers.set(input.groupInstanceId!, newMemberId)
@@ -1339,12 +1440,17 @@ function fetchOffsets(ctx: Ctx, topics: { name: string; partitions: number[] }[]
   const none = (partition: number) => ({ partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE })
   if (topics === null) {
     if (gone) return { errorCode: ErrorCode.NONE, topics: [] }
+    // Sorted: the maps' own order is their hashes'.
     return {
       errorCode: ErrorCode.NONE,
-      topics: [...ctx.offsets].map(([name, partitions]) => ({
-        name,
-        partitions: [...partitions].map(([partition, v]) => ({ partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE })),
-      })),
+      topics: [...ctx.offsets]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, partitions]) => ({
+          name,
+          partitions: [...partitions]
+            .sort(([a], [b]) => a - b)
+            .map(([partition, v]) => ({ partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE })),
+        })),
     }
   }
   return {
@@ -1461,53 +1567,109 @@ function handleDeleteOffsets(ctx: Ctx, input: OffsetDeleteInput, to: ReplyTo<Off
   cleanup(ctx, g, eligible, { type: 'delete-offsets', to, result })
 }
 
-/** When an offset expires (KIP-211), or null when it does not in the group's present state. */
-function offsetExpiry(g: LiveGroup | WGroup, topic: string, v: OffsetCommitRecordValue, retentionMs: number): number | null {
+const NEVER: ExpiryMode = { kind: 'never' }
+const STANDALONE: ExpiryMode = { kind: 'standalone' }
+
+/** The group's expiry mode, in the order of Kafka's match on protocol type and state. */
+function expiryMode(g: WGroup): ExpiryMode {
+  if (g.state === 'Dead') return NEVER
+  if (g.protocolType !== null && g.state === 'Empty') return { kind: 'empty', since: g.currentStateTimestamp }
+  if (g.protocolType === CONSUMER_PROTOCOL_TYPE && g.subscribedTopics !== null && g.state === 'Stable') return { kind: 'unsubscribed', subscribed: g.subscribedTopics }
+  if (g.protocolType === null) return STANDALONE
+  return NEVER
+}
+
+function sameMode(a: ExpiryMode, b: ExpiryMode): boolean {
+  switch (a.kind) {
+    case 'never':
+    case 'standalone':
+      return b.kind === a.kind
+    case 'empty':
+      return b.kind === 'empty' && b.since === a.since
+    case 'unsubscribed':
+      return b.kind === 'unsubscribed' && b.subscribed === a.subscribed
+    default: {
+      const never: never = a
+      throw new Error(`unknown expiry mode ${JSON.stringify(never)}`)
+    }
+  }
+}
+
+/** When an offset expires (KIP-211), or null when it does not in `mode`. */
+function offsetExpiry(mode: ExpiryMode, topic: string, v: OffsetCommitRecordValue, retentionMs: number): number | null {
   let base: number
-  if (g.protocolType !== null && g.state === 'Empty') {
-    // Retention runs from when the group became empty (from the commit for records without that time).
-    base = g.currentStateTimestamp ?? v.commitTimestamp
-  } else if (g.protocolType === CONSUMER_PROTOCOL_TYPE && g.subscribedTopics !== null && g.state === 'Stable') {
-    // KIP-496: a stable consumer group keeps the offsets of the topics it consumes.
-    if (g.subscribedTopics.has(topic)) return null
-    base = v.commitTimestamp
-  } else if (g.protocolType === null) {
-    base = v.commitTimestamp // a standalone consumer: each offset from its commit
-  } else {
-    return null
+  switch (mode.kind) {
+    case 'never':
+      return null
+    case 'empty':
+      // Retention runs from when the group became empty (from the commit for records without that time).
+      base = mode.since ?? v.commitTimestamp
+      break
+    case 'unsubscribed':
+      if (mode.subscribed.has(topic)) return null
+      base = v.commitTimestamp
+      break
+    case 'standalone':
+      base = v.commitTimestamp
+      break
+    default: {
+      const never: never = mode
+      throw new Error(`unknown expiry mode ${JSON.stringify(never)}`)
+    }
   }
   return v.expireTimestamp !== -1 ? v.expireTimestamp : base + retentionMs
 }
 
-function nextOffsetExpiry(g: LiveGroup | WGroup, offsets: GroupState['offsets'], retentionMs: number): number | null {
+/** The offsets due at `now` in `mode`, and the earliest expiry of the others. */
+function scanOffsetExpiry(offsets: CommittedOffsets, mode: ExpiryMode, retentionMs: number, now: number): { due: PartitionKey[]; next: number | null } {
+  const due: PartitionKey[] = []
   let next: number | null = null
-  const stableConsumer = g.protocolType === CONSUMER_PROTOCOL_TYPE && g.state === 'Stable' && g.subscribedTopics !== null
+  if (mode.kind === 'never') return { due, next }
   for (const [topic, partitions] of offsets) {
-    if (stableConsumer && g.subscribedTopics!.has(topic)) continue
-    for (const v of partitions.values()) {
-      const at = offsetExpiry(g, topic, v, retentionMs)
-      if (at !== null && (next === null || at < next)) next = at
+    if (mode.kind === 'unsubscribed' && mode.subscribed.has(topic)) continue
+    for (const [partition, v] of partitions) {
+      const at = offsetExpiry(mode, topic, v, retentionMs)
+      if (at === null) continue
+      if (at <= now) due.push([topic, partition])
+      else if (next === null || at < next) next = at
     }
   }
-  return next
+  return { due, next }
+}
+
+/** No offset expires before this (null: none can, as things stand); scans only when the group's expiry mode changed. */
+function offsetExpiryBound(ctx: Ctx, g: WGroup): number | null {
+  const mode = expiryMode(g)
+  const retentionMs = ctx.config.offsetsRetentionMs
+  const known = ctx.offsetExpiry
+  if (known !== null && known.retentionMs === retentionMs && sameMode(known.mode, mode)) return known.at
+  const at = scanOffsetExpiry(ctx.offsets, mode, retentionMs, -Infinity).next
+  ctx.offsetExpiry = { mode, retentionMs, at }
+  return at
+}
+
+/** A new offset: the bound comes down to its expiry if that is earlier. */
+function lowerOffsetExpiry(ctx: Ctx, topic: string, v: OffsetCommitRecordValue): void {
+  const known = ctx.offsetExpiry
+  if (known === null) return
+  const at = offsetExpiry(known.mode, topic, v, known.retentionMs)
+  if (at !== null && (known.at === null || at < known.at)) ctx.offsetExpiry = { ...known, at }
 }
 
 /** An empty group with no offsets (nor anything pending) is removed by the next retention check. */
-function emptyRemovalAt(g: LiveGroup | WGroup, offsets: GroupState['offsets'], writes: number, config: GroupConfig): number | null {
-  if (g.state !== 'Empty' || offsets.size > 0 || g.pendingMembers.size > 0 || writes > 0) return null
-  return Math.max(g.currentStateTimestamp ?? g.since, g.since) + (config.offsetsRetentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS)
+function emptyRemovalAt(ctx: Ctx, g: WGroup): number | null {
+  if (g.state !== 'Empty' || ctx.offsets.size > 0 || g.pendingMembers.size > 0 || ctx.writes.size > 0) return null
+  return Math.max(g.currentStateTimestamp ?? g.since, g.since) + (ctx.config.offsetsRetentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS)
 }
 
+/** Tombstones for the offsets due; the bound becomes exact again (the earliest expiry of those left). */
 function expireOffsets(ctx: Ctx, g: WGroup): void {
-  const expired: PartitionKey[] = []
-  for (const [topic, partitions] of ctx.offsets) {
-    for (const [partition, v] of partitions) {
-      const at = offsetExpiry(g, topic, v, ctx.config.offsetsRetentionMs)
-      if (at !== null && at <= ctx.now) expired.push([topic, partition])
-    }
-  }
-  if (expired.length > 0) log(ctx, 'info', `expired ${expired.length} offsets`)
-  cleanup(ctx, g, expired, null)
+  const mode = expiryMode(g)
+  const retentionMs = ctx.config.offsetsRetentionMs
+  const { due, next } = scanOffsetExpiry(ctx.offsets, mode, retentionMs, ctx.now)
+  ctx.offsetExpiry = { mode, retentionMs, at: next }
+  if (due.length > 0) log(ctx, 'info', `expired ${due.length} offsets`)
+  cleanup(ctx, g, due, null)
 }
 
 // ---------------------------------------------------------------- tick, written
@@ -1521,7 +1683,7 @@ function tick(ctx: Ctx): void {
   for (let round = 0; round < TICK_ROUNDS_MAX; round++) {
     const g = ctx.g
     if (g === null || ctx.ended !== null) return
-    const due = nextDeadline(g, ctx.offsets, ctx.writes.size, ctx.config)
+    const due = nextDeadline(ctx, g)
     if (due === null || due > ctx.now) return
     tickRound(ctx, g)
   }
@@ -1560,8 +1722,8 @@ function tickRound(ctx: Ctx, g: WGroup): void {
       prepareRebalance(ctx, g, `removing ${late.join(', ')} on pending sync request expiration`)
     }
   }
-  const expiry = nextOffsetExpiry(g, ctx.offsets, ctx.config.offsetsRetentionMs)
-  const removal = emptyRemovalAt(g, ctx.offsets, ctx.writes.size, ctx.config)
+  const expiry = offsetExpiryBound(ctx, g)
+  const removal = emptyRemovalAt(ctx, g)
   if ((expiry !== null && expiry <= now) || (removal !== null && removal <= now)) expireOffsets(ctx, g)
 }
 
@@ -1643,7 +1805,7 @@ function handleWritten(ctx: Ctx, writeId: number, errorCode: number): void {
     log(ctx, 'debug', `write ${writeId} finished after the group stopped waiting for it`)
     return
   }
-  ctx.writes.delete(writeId)
+  ctx.writes = ctx.writes.delete(writeId, ctx.edit)
   const g = ctx.g
   if (errorCode !== ErrorCode.NONE) {
     const mapped = w.kind === 'offsets' ? commitWriteError(errorCode) : groupWriteError(errorCode)
@@ -1682,7 +1844,7 @@ function handleWritten(ctx: Ctx, writeId: number, errorCode: number): void {
 
 // ---------------------------------------------------------------- timer and invariants
 
-function nextDeadline(g: LiveGroup | WGroup, offsets: GroupState['offsets'], writes: number, config: GroupConfig): number | null {
+function nextDeadline(ctx: Ctx, g: WGroup): number | null {
   if (g.state === 'Dead') return null
   let next: number | null = null
   const consider = (at: number | null) => {
@@ -1692,8 +1854,8 @@ function nextDeadline(g: LiveGroup | WGroup, offsets: GroupState['offsets'], wri
   for (const m of g.members.values()) if (sessionCounts(m)) consider(m.sessionDeadline)
   if (g.state === 'PreparingRebalance') consider(g.join?.deadline ?? null)
   if (g.state === 'CompletingRebalance' || g.state === 'Stable') consider(g.syncDeadline)
-  consider(nextOffsetExpiry(g, offsets, config.offsetsRetentionMs))
-  consider(emptyRemovalAt(g, offsets, writes, config))
+  consider(offsetExpiryBound(ctx, g))
+  consider(emptyRemovalAt(ctx, g))
   return next
 }
 
@@ -1701,8 +1863,8 @@ function assertInvariants(before: GroupState, after: GroupState): void {
   const fail = (what: string) => {
     throw new Error(`invariant: group ${after.groupId}: ${what}`)
   }
+  // Each write takes the next id and checks it is free (write()): ids stay below nextWriteId.
   if (after.nextWriteId < before.nextWriteId) fail(`write ids went back from ${before.nextWriteId} to ${after.nextWriteId}`)
-  for (const id of after.writes.keys()) if (id >= after.nextWriteId) fail(`write ${id} is not below the next id ${after.nextWriteId}`)
   const g = after.group
   if (g === null) return
   if (before.group !== null && g.generationId < before.group.generationId) fail(`generation went back from ${before.group.generationId} to ${g.generationId}`)
@@ -1713,11 +1875,15 @@ function assertInvariants(before: GroupState, after: GroupState): void {
   if ((g.state === 'Stable' || g.state === 'CompletingRebalance') && g.protocolName === null) fail(`${g.state} without a protocol`)
   for (const [instance, id] of g.staticMembers) if (g.members.get(id)?.groupInstanceId !== instance) fail(`static member ${instance} maps to ${id}, which is not it`)
   for (const id of g.pendingSyncMembers) if (!g.members.has(id)) fail(`pending sync member ${id} is not a member`)
-  const staticJoins = new Set<string>()
-  for (const w of after.writes.values()) if (w.staticJoin !== null) staticJoins.add(w.staticJoin.memberId)
+  // Looked for only when some member waits for its JoinGroup outside a rebalance (not per commit).
+  let staticJoins: Set<string> | null = null
+  const staticJoinWritten = (memberId: string) => {
+    staticJoins ??= new Set([...after.writes.values()].flatMap((w) => (w.staticJoin === null ? [] : [w.staticJoin.memberId])))
+    return staticJoins.has(memberId)
+  }
   for (const m of g.members.values()) {
     if (m.awaitingSync && g.state !== 'CompletingRebalance') fail(`member ${m.memberId} waits for SyncGroup in ${g.state}`)
-    if (m.awaitingJoin && g.state !== 'PreparingRebalance' && !(g.state === 'Stable' && staticJoins.has(m.memberId))) {
+    if (m.awaitingJoin && g.state !== 'PreparingRebalance' && !(g.state === 'Stable' && staticJoinWritten(m.memberId))) {
       fail(`member ${m.memberId} waits for JoinGroup in ${g.state}`)
     }
     if (after.ended !== null && (m.awaitingJoin || m.awaitingSync)) fail(`member ${m.memberId} of an ended group still waits`)

@@ -179,18 +179,84 @@ t.test('a write in flight does not block the group, and writes reach the replica
   const ref = spawnGroup()
   const first = request<any>(ref, commit('g', 1))
   const second = request<any>(ref, commit('g', 2, 1))
-  await until(() => replica.ctl.produced.length === 2, 'both writes dispatched')
+  await until(() => replica.ctl.produced.length === 1, 'the first write dispatched')
   const described = await settle(request<any>(ref, describe))
-  t.equal(described.errorCode, ErrorCode.NONE, 'answered while both writes are in flight')
-  t.same(replica.ctl.produced.map((p) => (p.records[0] as { value: { offset: number } }).value.offset), [1, 2], 'in order')
+  t.equal(described.errorCode, ErrorCode.NONE, 'answered while a write is in flight')
   let answered = 0
   void first.then(() => answered++)
   void second.then(() => answered++)
   await new Promise((r) => setTimeout(r, 20))
   t.equal(answered, 0, 'a commit is answered only once written')
+  t.equal(replica.ctl.produced.length, 1, 'the second write waits for the first')
   for (const release of replica.ctl.held.splice(0)) release()
   t.match(await settle(first), { topics: [{ partitions: [{ errorCode: 0 }] }] })
+  await until(() => replica.ctl.produced.length === 2, 'the second write dispatched')
+  t.equal(answered, 1, 'the second commit waits for its own write')
+  for (const release of replica.ctl.held.splice(0)) release()
   t.match(await settle(second), { topics: [{ partitions: [{ errorCode: 0 }] }] })
+  t.same(replica.ctl.produced.map((p) => (p.records[0] as { value: { offset: number } }).value.offset), [1, 2], 'in order')
+})
+
+t.test('writes asked for while one is in flight go to the replica together, in order, each answered once written', async (t) => {
+  const { replica, spawnGroup } = setup(t)
+  replica.ctl.hold = true
+  const ref = spawnGroup()
+  const first = request<any>(ref, commit('g', 1))
+  await until(() => replica.ctl.produced.length === 1, 'the first write dispatched')
+  const waiting = [2, 3, 4].map((offset) => request<any>(ref, commit('g', offset, offset)))
+  await settle(request<any>(ref, describe)) // the three commits were handled
+  t.equal(replica.ctl.produced.length, 1, 'nothing more is sent while the first write is in flight')
+  for (const release of replica.ctl.held.splice(0)) release()
+  await settle(first)
+  await until(() => replica.ctl.produced.length === 2, 'the waiting writes dispatched')
+  t.match(replica.ctl.produced[1]!.records, [{ partition: 2, value: { offset: 2 } }, { partition: 3, value: { offset: 3 } }, { partition: 4, value: { offset: 4 } }], 'one batch, in the order asked')
+  let answered = 0
+  for (const w of waiting) void w.then(() => answered++)
+  await new Promise((r) => setTimeout(r, 20))
+  t.equal(answered, 0, 'none is answered before the batch is written')
+  for (const release of replica.ctl.held.splice(0)) release()
+  for (const w of waiting) t.match(await settle(w), { topics: [{ partitions: [{ errorCode: 0 }] }] })
+  const fetched = await settle(request<any>(ref, (reply) => ({ type: 'fetch-offsets', input: { groupId: 'g', topics: null }, reply })))
+  t.same(
+    fetched.topics[0].partitions.map((p: { partition: number; offset: number }) => [p.partition, p.offset]),
+    [[0, 1], [2, 2], [3, 3], [4, 4]],
+  )
+})
+
+t.test('a failed batch fails every commit in it, and writes not yet sent are dropped with the reload', async (t) => {
+  const { replica, spawnGroup, calls, setLoad } = setup(t)
+  setLoad(() => new Promise<GroupState>(() => {}))
+  replica.ctl.hold = true
+  const ref = spawnGroup()
+  const first = request<any>(ref, commit('g', 1))
+  await until(() => replica.ctl.produced.length === 1, 'the first write dispatched')
+  const batched = [2, 3].map((offset) => request<any>(ref, commit('g', offset, offset)))
+  await settle(request<any>(ref, describe)) // both commits were handled
+  replica.ctl.errorCode = ErrorCode.NOT_ENOUGH_REPLICAS // the answer to the next produce
+  for (const release of replica.ctl.held.splice(0)) release()
+  await settle(first)
+  await until(() => replica.ctl.produced.length === 2, 'the batch dispatched')
+  const notSent = request<any>(ref, commit('g', 9, 9))
+  await settle(request<any>(ref, describe))
+  for (const release of replica.ctl.held.splice(0)) release()
+  const [a, b] = await Promise.all(batched.map((w) => settle(w)))
+  t.equal(a.topics[0].partitions[0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the first write of the batch: Kafka maps NOT_ENOUGH_REPLICAS so')
+  t.equal(b.topics[0].partitions[0].errorCode, ErrorCode.NOT_COORDINATOR, 'the others are answered as the group is dropped')
+  t.equal((await settle(notSent)).topics[0].partitions[0].errorCode, ErrorCode.NOT_COORDINATOR, 'the write behind the batch is not acknowledged either')
+  await until(() => calls.loads === 1, 'the reload started')
+  await new Promise((r) => setTimeout(r, 20))
+  t.equal(replica.ctl.produced.length, 2, 'the write not yet sent is never sent')
+})
+
+t.test('a commit that moves no deadline leaves the group timer as it is', async (t) => {
+  const { timers, spawnGroup } = setup(t)
+  const ref = spawnGroup()
+  await settle(request<any>(ref, commit('g', 1)))
+  const armed = timers.scheduled.length
+  t.equal(timers.live().length, 1, 'the offset expiry is the group timer')
+  for (let i = 2; i <= 5; i++) await settle(request<any>(ref, commit('g', i)))
+  t.equal(timers.scheduled.length, armed, 'no timer set again')
+  t.equal(timers.live().length, 1)
 })
 
 t.test('a failed write fails its commit and the group reloads from its partition', async (t) => {

@@ -247,6 +247,35 @@ function joinInput(input: Partial<JoinGroupInput>): JoinGroupInput {
 
 const commitOf = (topic: string, partition: number, offset: number, metadata: string | null = null) => [{ name: topic, partitions: [{ partition, offset, leaderEpoch: 3, metadata }] }]
 
+/** The committed offsets as sorted (topic, partition, value) rows: the same contents compare equal, whatever the maps' order. */
+function offsetRows(state: GroupState) {
+  return [...state.offsets]
+    .flatMap(([topic, partitions]) => [...partitions].map(([partition, v]) => [topic, partition, v] as const))
+    .sort(([ta, pa], [tb, pb]) => (ta < tb ? -1 : ta > tb ? 1 : pa - pb))
+}
+
+/** What a state value shows of itself, as text: a later step must never change it. */
+function fingerprint(state: GroupState): string {
+  const g = state.group
+  return JSON.stringify({
+    offsets: offsetRows(state),
+    metadata: state.metadata && { ...state.metadata, members: state.metadata.members.map((m) => m.memberId) },
+    writes: [...state.writes.keys()].sort((a, b) => a - b),
+    next: [state.nextWriteId, state.memberIdSeq, state.ended, state.offsetExpiry?.at],
+    group: g && {
+      state: g.state,
+      generation: g.generationId,
+      leader: g.leaderId,
+      members: [...g.members.values()].map((m) => [m.memberId, m.sessionDeadline, !!m.awaitingJoin, !!m.awaitingSync, [...m.assignment]]),
+      statics: [...g.staticMembers],
+      pending: [...g.pendingMembers],
+      pendingSync: [...g.pendingSyncMembers],
+      join: g.join,
+      sync: g.syncDeadline,
+    },
+  })
+}
+
 /** A Stable group of `n` dynamic members (joined at once, then synced, the leader assigning `a-<memberId>`). */
 function stableGroup(n: number, config: GroupConfig = CONFIG, protocols?: JoinGroupInput['protocols']) {
   const h = new Harness(config)
@@ -816,6 +845,73 @@ t.test('KIP-211 expiry: a standalone consumer’s offsets expire by commit time,
   t.notOk(h.log.some((r) => r.type === 'group-metadata'), 'a group that never had a generation gets no group tombstone')
 })
 
+t.test('expiry: an offset committed again lives on from its new commit; the early wake-up it leaves expires nothing', async (t) => {
+  const h = new Harness()
+  h.commit({ topics: commitOf('t', 0, 1) })
+  h.advance(1000)
+  h.commit({ topics: commitOf('t', 1, 1) })
+  h.advance(1000)
+  h.commit({ topics: commitOf('t', 0, 2) })
+  h.advance(CONFIG.offsetsRetentionMs - 2000)
+  t.same(h.fetch(null).topics[0]!.partitions.map((p) => [p.partition, p.offset]), [[0, 2], [1, 1]], 'a retention after the first commit, both are kept')
+  t.equal(h.timer, T0 + 1000 + CONFIG.offsetsRetentionMs, 'and the timer is at the next true expiry')
+  h.advance(1000)
+  t.same(h.fetch(null).topics[0]!.partitions.map((p) => p.partition), [0], 'partition 1 expired a retention after its commit')
+  h.advance(999)
+  t.notOk(h.removed)
+  h.advance(1)
+  t.ok(h.removed, 'then partition 0, a retention after its second commit')
+})
+
+t.test('KIP-496: offsets a Stable consumer group keeps committing to a topic it does not consume stay while it commits', async (t) => {
+  const { h, members, generation } = stableGroup(1, { ...CONFIG, offsetsRetentionMs: 60_000 })
+  const m = members[0]!
+  for (let i = 0; i < 20; i++) {
+    h.commit({ generationId: generation, memberId: m, topics: [...commitOf('other', 0, i), ...commitOf('other', 1, i)] })
+    h.advance(SESSION_MS - 1000)
+  }
+  t.same(h.fetch(null).topics.map((x) => [x.name, x.partitions.map((p) => p.offset)]), [['other', [19, 19]]], 'each commit renews them')
+  h.heartbeat(m, generation)
+  h.advance(SESSION_MS - 1000)
+  h.heartbeat(m, generation)
+  h.advance(SESSION_MS - 1000)
+  h.heartbeat(m, generation)
+  h.advance(SESSION_MS - 1000)
+  h.heartbeat(m, generation)
+  h.advance(SESSION_MS - 1000)
+  h.heartbeat(m, generation)
+  h.advance(SESSION_MS - 1000)
+  h.heartbeat(m, generation)
+  h.advance(SESSION_MS - 1000)
+  h.heartbeat(m, generation)
+  t.same(h.fetch(null).topics, [], 'a retention after the last commit they expire, the group Stable all along')
+  t.equal(stateName(h.state), 'Stable')
+})
+
+t.test('a step never changes the state it was given: commits, writes in flight, members and offsets of older states stay as they were', async (t) => {
+  const { h, members, generation } = stableGroup(2)
+  h.autoAck = false
+  const states: { state: GroupState; seen: string }[] = []
+  const keep = () => states.push({ state: h.state, seen: fingerprint(h.state) })
+  keep()
+  for (let i = 0; i < 50; i++) {
+    h.commit({ generationId: generation, memberId: members[i % 2]!, topics: [...commitOf('t', i % 7, i), ...commitOf(`u${i % 3}`, i, i)] })
+    keep()
+    if (i % 10 === 9) {
+      h.ackAll()
+      keep()
+    }
+    h.advance(100)
+  }
+  h.deleteOffsets([{ name: 'u1', partitions: [1, 4, 7] }])
+  keep()
+  h.leave({ memberId: members[1]! })
+  h.ackAll()
+  keep()
+  t.ok(states.every((x) => fingerprint(x.state) === x.seen), 'every older state reads as it did')
+  t.equal(offsetRows(h.state).length, 7 + 50 - 3, 'the newest has every offset committed, less those deleted')
+})
+
 t.test('KIP-496: a Stable consumer group keeps the offsets of the topics it subscribes to and expires the others', async (t) => {
   const { h, members, generation } = stableGroup(1, { ...CONFIG, offsetsRetentionMs: 60_000 })
   const m = members[0]!
@@ -914,8 +1010,8 @@ t.test('restart: the records a session wrote, replayed and activated, give the s
 
   const reloaded = new Harness(CONFIG, 'g', replayAll(emptyGroup('g'), h.log), h.now)
   const oneByOne = h.log.reduce((s, r) => replay(s, r), emptyGroup('g'))
-  t.same(oneByOne.offsets, reloaded.state.offsets, 'replayAll is replay after replay')
-  t.same(reloaded.state.offsets, h.state.offsets, 'the same committed offsets')
+  t.same(offsetRows(oneByOne), offsetRows(reloaded.state), 'replayAll is replay after replay')
+  t.same(offsetRows(reloaded.state), offsetRows(h.state), 'the same committed offsets')
   const [was, is] = [h.state.group!, reloaded.state.group!]
   t.equal(is.state, 'Stable')
   t.equal(is.generationId, was.generationId)
@@ -996,7 +1092,10 @@ t.test('seeded random operations: invariants hold after every step and every rep
     let lastGeneration = 0
     const seen = new Set<string>()
     let incarnations = 1
+    let previous = { state: h.state, seen: fingerprint(h.state) }
     const check = () => {
+      if (fingerprint(previous.state) !== previous.seen) throw new Error('a step changed the state it was given')
+      previous = { state: h.state, seen: fingerprint(h.state) }
       seen.add(stateName(h.state))
       const g = h.state.group
       if (g === null) return
