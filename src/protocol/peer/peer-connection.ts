@@ -338,7 +338,11 @@ export class PeerConnection {
     return this.sendFrame(frame, 'app')
   }
 
-  /** Sends a request; resolves with the response body, rejects with a PeerError. */
+  /**
+   * Sends a request; resolves with the response body, rejects with a PeerError. A large byte
+   * string last in the body (a ping's data, record batches) is written from the caller's
+   * memory, not copied (frame-codec.ts): it must not change after this call.
+   */
   request<K extends RequestKind>(body: RequestBody<K>, timeoutMs: number = this.requestTimeoutMs): Promise<ResponseBody<K>> {
     if (!this.isOpen || this.remotePeer === null) return Promise.reject(this.notOpen())
     const limit = Math.min(this.requestsInFlightMax, this.remotePeer.requestsInFlightMax)

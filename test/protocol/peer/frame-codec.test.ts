@@ -1,3 +1,4 @@
+import { Encoder } from 'cbor-x/encode'
 import t from 'tap'
 import {
   decodeFrameBody,
@@ -6,6 +7,7 @@ import {
   FrameDecoder,
   FrameError,
   framedBytes,
+  spliceMinBytes,
 } from '../../../src/protocol/peer/frame-codec.ts'
 
 const concat = (chunks: Uint8Array[]): Uint8Array => {
@@ -36,17 +38,51 @@ t.test('a frame is a uint32 length then one CBOR item, and decodes back to the s
   t.equal(d.bufferedBytes, 0)
 })
 
-t.test('small frames are written as one chunk, large ones as header and body without joining them', async (t) => {
+t.test('small frames are written as one chunk; a large trailing byte string is its own chunk, the caller\'s bytes themselves', async (t) => {
   const small = encodeFrame(ping(new Uint8Array(100)))
   t.equal(small.length, 1)
-  const big = encodeFrame(ping(new Uint8Array(1 << 20).fill(9)))
-  t.ok(big.length <= 2)
-  if (big.length === 2) t.equal(big[0]!.byteLength, FRAME_HEADER_BYTES)
+  const data = new Uint8Array(1 << 20).fill(9)
+  const big = encodeFrame(ping(data))
+  t.equal(big.length, 2)
+  t.equal(big[1], data, 'the payload chunk is the very array given: not copied')
   const d = new FrameDecoder(4 << 20)
   for (const c of big) d.push(c)
   const decoded = decodeFrameBody(d.next()!) as ReturnType<typeof ping>
   t.equal(decoded.body.data.byteLength, 1 << 20)
   t.ok(decoded.body.data.every((b) => b === 9))
+})
+
+t.test('a frame with a spliced byte string holds exactly the bytes cbor-x encodes for the message', async (t) => {
+  const reference = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, copyBuffers: false })
+  const expected = (v: unknown): Uint8Array => {
+    const body = reference.encode(v)
+    const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength)
+    new DataView(out.buffer).setUint32(0, body.byteLength)
+    out.set(body, FRAME_HEADER_BYTES)
+    return out
+  }
+  const bytes = (n: number) => {
+    const b = new Uint8Array(n)
+    for (let i = 0; i < n; i++) b[i] = (i * 7 + n) & 0xff
+    return b
+  }
+  const cases: [string, unknown, number][] = []
+  for (const n of [spliceMinBytes - 1, spliceMinBytes, 0xffff, 0x10000, 3 << 20]) {
+    cases.push([`a ping request of ${n} bytes`, ping(bytes(n)), n >= spliceMinBytes ? 2 : 1])
+    cases.push([`a ping response of ${n} bytes, as a Buffer`, { type: 'response', id: 2 ** 40, body: { kind: 'ping', data: Buffer.from(bytes(n)) } }, n >= spliceMinBytes ? 2 : 1])
+  }
+  cases.push(['bare bytes', bytes(70_000), 2])
+  cases.push(['bytes not last in their map (copied)', { type: 'request', id: 1, body: { data: bytes(70_000), kind: 'ping' } }, 2])
+  cases.push(['bytes deeper than the splice looks (copied)', { a: { b: { c: { d: bytes(50_000) } } } }, 2])
+  cases.push(['bytes in an array (copied)', { type: 'x', list: [bytes(50_000)] }, 2])
+  cases.push(['two large byte strings, the last one spliced', { type: 'x', first: bytes(50_000), body: { more: 'é', data: bytes(60_000) } }, 2])
+  for (const [what, value, chunks] of cases) {
+    const frame = encodeFrame(value)
+    t.ok(Buffer.from(concat(frame)).equals(expected(value)), `${what}: the same bytes`)
+    t.ok(frame.length <= chunks, `${what}: ${frame.length} chunks`)
+  }
+  const data = bytes(50_000)
+  t.equal(encodeFrame({ type: 'x', first: bytes(50_000), body: { more: 'é', data } })[1], data, 'the last byte string is the one not copied')
 })
 
 t.test('frames encoded one after another stay intact (no frame is written over by the next)', async (t) => {
@@ -83,6 +119,22 @@ t.test('a frame split over chunks is assembled once and its bytes are views of t
   const m = decodeFrameBody(frame) as ReturnType<typeof ping>
   t.equal(m.body.data.buffer, frame.buffer)
   t.same(Array.from(m.body.data.subarray(0, 300)), Array.from(data.subarray(0, 300)))
+})
+
+t.test('a frame assembled from chunks keeps the offset its first byte had within a cache line', async (t) => {
+  const data = new Uint8Array(100_000).fill(5)
+  const frame = concat(encodeFrame(ping(data)))
+  for (const lead of [0, 1, 13, 60]) {
+    const first = new Uint8Array(lead + 50_000)
+    first.set(frame.subarray(0, 50_000), lead)
+    const d = new FrameDecoder(1 << 20)
+    d.push(first.subarray(lead))
+    d.push(frame.slice(50_000))
+    const body = d.next()!
+    t.equal(body.byteLength, frame.byteLength - FRAME_HEADER_BYTES)
+    t.equal(body.byteOffset % 64, (lead + FRAME_HEADER_BYTES) % 64, `a frame starting ${lead} bytes into its chunk`)
+    t.ok(Buffer.from(body).equals(frame.subarray(FRAME_HEADER_BYTES)), 'and holds the frame\'s bytes')
+  }
 })
 
 t.test('frames split at every byte boundary decode alike', async (t) => {
