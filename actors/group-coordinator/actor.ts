@@ -9,18 +9,24 @@
  *           together, in order, as one RecordBatch (up to WRITE_BATCH_MAX_BYTES): under load a
  *           group appends one batch per round trip to its replica, not one per commit. A
  *           write's held replies are released only by the result of the batch holding its
- *           records. Produces are dispatched in the order asked for (the replica's mailbox
- *           keeps that order in the log);
+ *           records; a failed batch fails each write in it (the state puts back what each
+ *           replaced), none of another batch. A write larger than the cap goes alone, and a
+ *           batch of several that the log refuses as too large is sent again one write per
+ *           batch, so one oversized write fails alone. Produces are dispatched in the order
+ *           asked for (the replica's mailbox keeps that order in the log);
  *   timer   the group's one wake-up (`tick`), replacing the previous one (left alone when the
  *           time asked for is the one already set);
  *   log     the logger;
  *   removed forget the group (the service) and stop.
  *
- * Supervision: a failed write (written ≠ NONE) or a step that throws (a bug) makes the shell
+ * Supervision: a write whose failure may mean the partition is lost (the state ends `failed`:
+ * NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR) or a step that throws (a bug) makes the shell
  * answer what waits, drop the writes not yet sent (their replies were answered), wait for the
  * produces in flight to settle, and reload the group from its partition (the replay path, as
  * at start-up). While it reloads its requests get COORDINATOR_LOAD_IN_PROGRESS; results of the
- * previous incarnation are ignored.
+ * previous incarnation are ignored. The reloaded group never goes below the generation it had
+ * (the log may lack the last ones): see GroupState.generationFloor. Other failed writes are the
+ * state's to handle, as Kafka does; the group goes on.
  * After `unload` it answers NOT_COORDINATOR; after `removed` it hands requests that were
  * already queued back to the service, which routes them to a fresh actor.
  */
@@ -110,8 +116,8 @@ export type GroupActorMessage =
   | GroupMessage
   /** The first message after spawn: the state was loaded (or is new); `activate` it. */
   | { type: 'activate' }
-  /** The produce of these writes (in the order asked for) returned. */
-  | { type: 'write-result'; incarnation: number; writeIds: readonly number[]; errorCode: number }
+  /** The produce of these writes (in the order asked for, one batch) returned. */
+  | { type: 'write-result'; incarnation: number; writes: readonly QueuedWrite[]; errorCode: number }
   | { type: 'timer-fired'; incarnation: number; timerSeq: number }
   | { type: 'reload'; incarnation: number }
   | { type: 'reloaded'; incarnation: number; state: GroupState | null; error: string | null }
@@ -125,6 +131,8 @@ export interface QueuedWrite {
   readonly writeId: number
   readonly records: readonly EncodedGroupRecord[]
   readonly bytes: number
+  /** Sent in a batch of its own (it was refused as too large in a batch with others). */
+  readonly alone: boolean
 }
 
 export interface GroupActorState {
@@ -146,6 +154,8 @@ export interface GroupActorState {
   cancelTimer: (() => void) | null
   /** When the group's timer (`cancelTimer`) fires; null for none, or the reload's backoff. */
   timerAt: number | null
+  /** The highest generation the group had before its last reload: the reloaded one goes on from there. */
+  generationFloor: number
 }
 
 /** What the step needs of the actor it runs in. */
@@ -155,7 +165,7 @@ export interface GroupActorIo {
 }
 
 export function initialActorState(group: GroupState): GroupActorState {
-  return { mode: 'active', group, incarnation: 0, inFlight: 0, queued: [], reading: false, timerSeq: 0, cancelTimer: null, timerAt: null }
+  return { mode: 'active', group, incarnation: 0, inFlight: 0, queued: [], reading: false, timerSeq: 0, cancelTimer: null, timerAt: null, generationFloor: 0 }
 }
 
 export function isGroupRequest(msg: GroupActorMessage): msg is GroupRequest {
@@ -231,13 +241,19 @@ export function groupActorStep(deps: GroupActorDeps, s: GroupActorState, msg: Gr
       let next = { ...s, inFlight: s.inFlight - 1 }
       if (next.inFlight < 0) throw new Error(`invariant: group ${deps.groupId} has a negative count of writes in flight`)
       if (msg.incarnation !== s.incarnation || s.mode !== 'active') return maybeStartReading(deps, next, io)
-      for (const writeId of msg.writeIds) {
-        const written: GroupMessage = { type: 'written', writeId, errorCode: msg.errorCode }
+      if (msg.writes.length > 1 && next.inFlight === 0 && (msg.errorCode === ErrorCode.MESSAGE_TOO_LARGE || msg.errorCode === ErrorCode.RECORD_LIST_TOO_LARGE)) {
+        // Merging must not fail a write that fits alone: each goes again, alone, before those queued after them.
+        deps.logger.warn(`group ${deps.groupId}: a batch of ${msg.writes.length} writes is too large for __consumer_offsets (${errorName(msg.errorCode)}); sending them one by one`)
+        next.queued.unshift(...msg.writes.map((w) => ({ ...w, alone: true })))
+        return sendQueued(deps, next, io)
+      }
+      for (const w of msg.writes) {
+        const written: GroupMessage = { type: 'written', writeId: w.writeId, errorCode: msg.errorCode }
         const group = next.group
         next = run(deps, next, io, written, () => step(group, written, deps.clock.now(), deps.config))
         if (next.mode !== 'active') return next
-        // The first failure ends the group (it answers every write it holds): the rest is the reload's.
-        if (msg.errorCode !== ErrorCode.NONE) return beginReload(deps, next, io, `writing to __consumer_offsets failed with ${errorName(msg.errorCode)}`)
+        // The partition may be lost: the state answered every write it holds, the rest is the reload's.
+        if (next.group.ended === 'failed') return beginReload(deps, next, io, `writing to __consumer_offsets failed with ${errorName(msg.errorCode)}`)
       }
       return next
     }
@@ -259,7 +275,8 @@ export function groupActorStep(deps: GroupActorDeps, s: GroupActorState, msg: Gr
       }
       deps.logger.info(`group ${deps.groupId}: reloaded from __consumer_offsets`)
       const loaded = msg.state
-      return run(deps, { ...s, mode: 'active', reading: false, group: loaded }, io, { type: 'activate' }, () => activate(loaded, deps.clock.now(), deps.config))
+      const floor = s.generationFloor
+      return run(deps, { ...s, mode: 'active', reading: false, group: loaded }, io, { type: 'activate' }, () => activate(loaded, deps.clock.now(), deps.config, floor))
     }
     case 'unload': {
       let next = s
@@ -363,7 +380,7 @@ function execute(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, e: 
       const records = e.records.map((r) => encodeGroupRecord(r))
       let bytes = 0
       for (const r of records) bytes += r.key.length + (r.value?.length ?? 0) + RECORD_OVERHEAD_BYTES
-      s.queued.push({ writeId: e.writeId, records, bytes })
+      s.queued.push({ writeId: e.writeId, records, bytes, alone: false })
       return { state: s, removed: false }
     }
     case 'timer': {
@@ -394,25 +411,27 @@ function execute(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, e: 
 function sendQueued(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo): GroupActorState {
   let inFlight = s.inFlight
   while (inFlight < PRODUCES_IN_FLIGHT_MAX && s.queued.length > 0) {
-    let n = 0
-    let bytes = 0
-    while (n < s.queued.length && (n === 0 || bytes + s.queued[n]!.bytes <= WRITE_BATCH_MAX_BYTES)) bytes += s.queued[n++]!.bytes
+    let n = 1
+    let bytes = s.queued[0]!.bytes
+    if (!s.queued[0]!.alone) {
+      while (n < s.queued.length && !s.queued[n]!.alone && bytes + s.queued[n]!.bytes <= WRITE_BATCH_MAX_BYTES) bytes += s.queued[n++]!.bytes
+    }
     const writes = s.queued.splice(0, n)
-    produce(deps, s, io, writes.map((w) => w.writeId), writes.length === 1 ? writes[0]!.records : writes.flatMap((w) => w.records))
+    produce(deps, s, io, writes, writes.length === 1 ? writes[0]!.records : writes.flatMap((w) => w.records))
     inFlight++
   }
   return inFlight === s.inFlight ? s : { ...s, inFlight }
 }
 
 /** Dispatches the produce now (so writes reach the replica in order); its answer, exactly one, comes back as `write-result`. */
-function produce(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, writeIds: readonly number[], records: readonly EncodedGroupRecord[]): void {
+function produce(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo, writes: readonly QueuedWrite[], records: readonly EncodedGroupRecord[]): void {
   const { incarnation } = s
-  const done = (errorCode: number) => io.self({ type: 'write-result', incarnation, writeIds, errorCode })
+  const done = (errorCode: number) => io.self({ type: 'write-result', incarnation, writes, errorCode })
   let batch: Uint8Array
   try {
     batch = buildRecordBatch(records, { timestamp: deps.clock.now() })
   } catch (err) {
-    deps.logger.error(`group ${deps.groupId}: building the batch of writes ${writeIds.join(', ')} failed: ${errorMessage(err)}`)
+    deps.logger.error(`group ${deps.groupId}: building the batch of writes ${writes.map((w) => w.writeId).join(', ')} failed: ${errorMessage(err)}`)
     queueMicrotask(() => done(ErrorCode.UNKNOWN_SERVER_ERROR))
     return
   }
@@ -453,7 +472,9 @@ function beginReload(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo,
     deps.logger.error(`group ${deps.groupId}: unloading failed too, its waiters are left to time out: ${errorMessage(err)}`)
   }
   // The writes not yet sent go with the state they were replayed into (unload answered what they held).
-  return maybeStartReading(deps, { ...next, mode: 'reloading', reading: false, incarnation: next.incarnation + 1, queued: [] }, io)
+  // `group` is null only in tests that stand a broken state for a bug.
+  const generationFloor = Math.max(next.generationFloor, next.group?.generationFloor ?? 0, next.group?.group?.generationId ?? 0)
+  return maybeStartReading(deps, { ...next, mode: 'reloading', reading: false, incarnation: next.incarnation + 1, queued: [], generationFloor }, io)
 }
 
 function maybeStartReading(deps: GroupActorDeps, s: GroupActorState, io: GroupActorIo): GroupActorState {

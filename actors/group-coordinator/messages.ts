@@ -202,7 +202,8 @@ export type GroupEffect =
   /**
    * Append these records (one batch) to the group's `__consumer_offsets` partition, then send
    * `written` with this id. The state has already replayed them (what it answers is held until
-   * `written`); a failed write makes the state reload from the log (see the actor).
+   * `written`); a failed write answers them with Kafka's mapped error and puts back what its
+   * records replaced (NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR: the group is reloaded from the log).
    */
   | { type: 'write'; writeId: number; records: GroupRecord[] }
   /** The one wake-up the group needs: at this clock time send `tick` (null: none). Replaces the previous one. */

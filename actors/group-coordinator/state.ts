@@ -12,8 +12,13 @@
  * `write` effect with a fresh writeId; what must wait for the write (OffsetCommit, the SyncGroup
  * answers after the leader's assignment, a static member's rejoin, DeleteGroups, OffsetDelete)
  * is held until `written`. A failed write answers the replies it held with the error mapped as
- * Kafka's storeOffsets/storeGroup do, answers everything else with NOT_COORDINATOR and leaves the
- * group Dead: the actor shell reloads it from the log.
+ * Kafka's storeOffsets/storeGroup do and puts back what it replaced (the entries the log still
+ * holds), unless a later write in flight replaced them again; the live group goes on as Kafka's
+ * does (a failed assignment: the waiting SyncGroups get the error and the group rebalances, to a
+ * higher generation). Only NOT_LEADER_OR_FOLLOWER and KAFKA_STORAGE_ERROR (this broker may no
+ * longer lead the partition, or its log is broken: Kafka unloads the group) answer everything with
+ * NOT_COORDINATOR and leave the group ended `failed`: the actor shell reloads it from the log.
+ * Results of writes come in the order the writes were asked for (the shell sends them so).
  *
  * Transient part (memory only, as in Kafka): the live group — state (Empty, PreparingRebalance,
  * CompletingRebalance, Stable, Dead; transitions checked against Kafka's table of valid previous
@@ -26,7 +31,8 @@
  * expiry, the removal of an empty group without offsets); `tick` handles all that is due.
  *
  * Cost of a step, for a group with n committed offsets and w writes in flight: O(log n + log w)
- * plus O(members), never O(n) (a commit is one of these steps, its `written` another):
+ * per record written or settled, plus O(members), never O(n) (a commit is one of these steps,
+ * its `written` another):
  * - the offsets and the writes are persistent maps (persistent-map.ts): a change copies one path
  *   of a trie. A step changes in place only nodes it made itself (with an edit token it drops
  *   at its end), so no older state value ever sees a later change;
@@ -45,7 +51,7 @@
  */
 import type { BrokerConfig } from '../../src/broker/broker-config.ts'
 import type { GroupMemberRecord, GroupMetadataRecordValue, GroupRecord, OffsetCommitRecordValue } from '../../src/group/group-records.ts'
-import { ErrorCode } from '../../src/protocol/kafka/error-codes.ts'
+import { ErrorCode, errorName } from '../../src/protocol/kafka/error-codes.ts'
 import { ProtocolDecodeError, Reader } from '../../src/protocol/kafka/primitives.ts'
 import type {
   DescribeGroupResult,
@@ -155,7 +161,10 @@ export interface LiveGroup {
   readonly newMemberAdded: boolean
   /** The topics a consumer group's members subscribe to; null when unknown (KIP-496). */
   readonly subscribedTopics: ReadonlySet<string> | null
-  /** When the group was created or loaded here (an empty group without offsets is removed a check interval later). */
+  /**
+   * When the group was created or loaded here, or its removal failed to be written (an empty group
+   * without offsets is removed a check interval later).
+   */
   readonly since: number
 }
 
@@ -165,17 +174,48 @@ type HeldReply =
   | { readonly type: 'delete-offsets'; readonly to: ReplyTo<OffsetDeleteResult>; readonly result: OffsetDeleteResult }
 
 interface PendingWrite {
-  /** Which of Kafka's mappings turns a failed append into the error the held replies get. */
-  readonly kind: 'offsets' | 'group'
+  /**
+   * Which of Kafka's mappings turns a failed append into the error the held replies get (`expiry`:
+   * tombstones of expired offsets, nothing held; on failure they are retried at the next check).
+   */
+  readonly kind: 'offsets' | 'group' | 'expiry'
+  /** As replayed: what a failure puts back, or a success confirms, is found by their keys. */
+  readonly records: readonly GroupRecord[]
   readonly held: readonly HeldReply[]
+  /**
+   * The group as it was before this write's deletion made it Dead (DeleteGroups, or its last
+   * offsets removed): a failure brings it back (nothing changes a Dead group meanwhile).
+   */
+  readonly revive: LiveGroup | null
   /** A leader's SyncGroup: the assignment every member gets once written. */
   readonly assignment: { readonly generationId: number; readonly assignments: ReadonlyMap<string, Uint8Array> } | null
-  /** A static member that rejoined a Stable group: its JoinGroup is answered once written (with the leader id of before). */
-  readonly staticJoin: { readonly memberId: string; readonly leaderId: string | null } | null
+  /**
+   * A static member that rejoined a Stable group: its JoinGroup is answered once written (with the
+   * leader id of before); a failure gives the instance back to its old member id, as it was.
+   */
+  readonly staticJoin: StaticJoin | null
+}
+
+interface StaticJoin {
+  readonly memberId: string
+  readonly leaderId: string | null
+  readonly old: { readonly memberId: string; readonly protocols: readonly JoinGroupProtocol[]; readonly rebalanceTimeoutMs: number; readonly sessionTimeoutMs: number }
+}
+
+/**
+ * A key that writes in flight changed: what `__consumer_offsets` holds for it (null: nothing), and
+ * the last of those writes. A failure of that last write puts `stored` back; a success of an
+ * earlier one makes its value the stored one.
+ */
+interface Unconfirmed<V> {
+  readonly stored: V | null
+  readonly lastWriteId: number
 }
 
 /** topic → partition → the last replayed commit (a topic without offsets is absent). */
 export type CommittedOffsets = PersistentMap<string, PersistentMap<number, OffsetCommitRecordValue>>
+/** topic → partition → the offset as stored, for the partitions that writes in flight changed. */
+type UnconfirmedOffsets = PersistentMap<string, PersistentMap<number, Unconfirmed<OffsetCommitRecordValue>>>
 
 /**
  * Which committed offsets expire in the group's present state (Kafka's removeExpiredOffsets):
@@ -206,9 +246,18 @@ export interface GroupState {
   readonly loaded: boolean
   readonly activated: boolean
   readonly group: LiveGroup | null
-  /** How the group ended: removed (deleted or expired), unloaded, or failed (a write failed: reload it). */
+  /** How the group ended: removed (deleted or expired), unloaded, or failed (the partition may be lost: reload it). */
   readonly ended: 'removed' | 'unloaded' | 'failed' | null
   readonly writes: PersistentMap<number, PendingWrite>
+  /** What the log holds where writes in flight replayed something else (empty when none is in flight). */
+  readonly unconfirmedOffsets: UnconfirmedOffsets
+  readonly unconfirmedMetadata: Unconfirmed<GroupMetadataRecordValue> | null
+  /**
+   * The generation the group had when the coordinator reloaded it (0: never reloaded). The log may
+   * lack the last generations (their writes failed): a loaded one below it is raised to it and
+   * rebalanced, so the next generation handed out is above every one handed out before.
+   */
+  readonly generationFloor: number
   readonly nextWriteId: number
   readonly memberIdSeq: number
   /** A lower bound of the next offset expiry; null: not known (computed when needed). */
@@ -225,6 +274,9 @@ export function emptyGroup(groupId: string): GroupState {
     group: null,
     ended: null,
     writes: PersistentMap.empty(),
+    unconfirmedOffsets: PersistentMap.empty(),
+    unconfirmedMetadata: null,
+    generationFloor: 0,
     nextWriteId: 1,
     memberIdSeq: 0,
     offsetExpiry: null,
@@ -345,13 +397,16 @@ interface Ctx extends Replayed {
   g: WGroup | null
   ended: GroupState['ended']
   writes: PersistentMap<number, PendingWrite>
+  unconfirmedOffsets: UnconfirmedOffsets
+  unconfirmedMetadata: Unconfirmed<GroupMetadataRecordValue> | null
+  readonly generationFloor: number
   nextWriteId: number
   memberIdSeq: number
   offsetExpiry: OffsetExpiryBound | null
   effects: GroupEffect[]
 }
 
-function begin(state: GroupState, now: number, config: GroupConfig): Ctx {
+function begin(state: GroupState, now: number, config: GroupConfig, generationFloor = state.generationFloor): Ctx {
   const g = state.group
   return {
     groupId: state.groupId,
@@ -363,6 +418,9 @@ function begin(state: GroupState, now: number, config: GroupConfig): Ctx {
     loaded: state.loaded,
     ended: state.ended,
     writes: state.writes,
+    unconfirmedOffsets: state.unconfirmedOffsets,
+    unconfirmedMetadata: state.unconfirmedMetadata,
+    generationFloor,
     nextWriteId: state.nextWriteId,
     memberIdSeq: state.memberIdSeq,
     offsetExpiry: state.offsetExpiry,
@@ -431,6 +489,9 @@ function finish(ctx: Ctx, before: GroupState): { state: GroupState; effects: Gro
     group: g === null ? null : liveGroup(g),
     ended: ctx.ended,
     writes: ctx.writes,
+    unconfirmedOffsets: ctx.unconfirmedOffsets,
+    unconfirmedMetadata: ctx.unconfirmedMetadata,
+    generationFloor: ctx.generationFloor,
     nextWriteId: ctx.nextWriteId,
     memberIdSeq: ctx.memberIdSeq,
     offsetExpiry: ctx.offsetExpiry,
@@ -448,17 +509,102 @@ function log(ctx: Ctx, level: 'info' | 'warn' | 'debug', message: string): void 
   ctx.effects.push({ type: 'log', level, message })
 }
 
+/** What a write is for, besides its records and held replies. */
+type WritePurpose = Omit<PendingWrite, 'held' | 'records'>
+
 /** Appends records: replays them now, holds what must wait for them. */
-function write(ctx: Ctx, records: GroupRecord[], pending: Omit<PendingWrite, 'held'> & { held?: readonly HeldReply[] }): number {
+function write(ctx: Ctx, records: GroupRecord[], pending: WritePurpose & { held?: readonly HeldReply[] }): number {
+  const writeId = ctx.nextWriteId++
+  if (ctx.writes.has(writeId)) throw new Error(`invariant: write id ${writeId} is taken`)
   for (const r of records) {
+    noteUnconfirmed(ctx, r, writeId)
     applyRecord(ctx.groupId, ctx, r, ctx.edit)
     if (r.type === 'offset-commit' && r.value !== null) lowerOffsetExpiry(ctx, r.topic, r.value)
   }
-  const writeId = ctx.nextWriteId++
-  if (ctx.writes.has(writeId)) throw new Error(`invariant: write id ${writeId} is taken`)
-  ctx.writes = ctx.writes.set(writeId, { held: [], ...pending }, ctx.edit)
+  ctx.writes = ctx.writes.set(writeId, { held: [], ...pending, records }, ctx.edit)
   ctx.effects.push({ type: 'write', writeId, records })
   return writeId
+}
+
+/** Before `record` of write `writeId` is replayed: keeps what the log holds for its key, unless already kept. */
+function noteUnconfirmed(ctx: Ctx, record: GroupRecord, writeId: number): void {
+  switch (record.type) {
+    case 'offset-commit': {
+      const partitions = ctx.unconfirmedOffsets.get(record.topic)
+      const known = partitions?.get(record.partition)
+      const stored = known !== undefined ? known.stored : (ctx.offsets.get(record.topic)?.get(record.partition) ?? null)
+      const entry: Unconfirmed<OffsetCommitRecordValue> = { stored, lastWriteId: writeId }
+      ctx.unconfirmedOffsets = ctx.unconfirmedOffsets.set(record.topic, (partitions ?? PersistentMap.empty()).set(record.partition, entry, ctx.edit), ctx.edit)
+      return
+    }
+    case 'group-metadata':
+      ctx.unconfirmedMetadata = { stored: ctx.unconfirmedMetadata === null ? ctx.metadata : ctx.unconfirmedMetadata.stored, lastWriteId: writeId }
+      return
+    default: {
+      const never: never = record
+      throw new Error(`unknown group record ${JSON.stringify(never)}`)
+    }
+  }
+}
+
+/**
+ * Write `writeId` finished: for each key it wrote, a success makes its value the stored one, a
+ * failure puts the stored value back, unless a later write in flight wrote the key again (that
+ * one's value stays; the stored value is what its own failure would put back). Returns whether
+ * the group metadata is back to what the log holds.
+ */
+function settleUnconfirmed(ctx: Ctx, writeId: number, records: readonly GroupRecord[], ok: boolean, lowerExpiry: boolean): boolean {
+  let metadataRestored = false
+  for (const r of records) {
+    switch (r.type) {
+      case 'offset-commit': {
+        const partitions = ctx.unconfirmedOffsets.get(r.topic)
+        const u = partitions?.get(r.partition)
+        if (partitions === undefined || u === undefined) break // a key the write had twice, settled already
+        if (u.lastWriteId === writeId) {
+          if (!ok) restoreOffset(ctx, r.topic, r.partition, u.stored, lowerExpiry)
+          const left = partitions.delete(r.partition, ctx.edit)
+          ctx.unconfirmedOffsets = left.size === 0 ? ctx.unconfirmedOffsets.delete(r.topic, ctx.edit) : ctx.unconfirmedOffsets.set(r.topic, left, ctx.edit)
+        } else if (ok) {
+          ctx.unconfirmedOffsets = ctx.unconfirmedOffsets.set(r.topic, partitions.set(r.partition, { ...u, stored: r.value }, ctx.edit), ctx.edit)
+        }
+        break
+      }
+      case 'group-metadata': {
+        const u = ctx.unconfirmedMetadata
+        if (u === null) break
+        if (u.lastWriteId === writeId) {
+          if (!ok) {
+            ctx.metadata = u.stored
+            metadataRestored = true
+          }
+          ctx.unconfirmedMetadata = null
+        } else if (ok) {
+          ctx.unconfirmedMetadata = { ...u, stored: r.value }
+        }
+        break
+      }
+      default: {
+        const never: never = r
+        throw new Error(`unknown group record ${JSON.stringify(never)}`)
+      }
+    }
+  }
+  return metadataRestored
+}
+
+/** Puts an offset back as the log holds it. */
+function restoreOffset(ctx: Ctx, topic: string, partition: number, stored: OffsetCommitRecordValue | null, lowerExpiry: boolean): void {
+  const partitions = ctx.offsets.get(topic)
+  if (stored === null) {
+    if (partitions === undefined) return
+    const left = partitions.delete(partition, ctx.edit)
+    ctx.offsets = left.size === 0 ? ctx.offsets.delete(topic, ctx.edit) : ctx.offsets.set(topic, left, ctx.edit)
+    return
+  }
+  ctx.offsets = ctx.offsets.set(topic, (partitions ?? PersistentMap.empty()).set(partition, stored, ctx.edit), ctx.edit)
+  // A bound computed while the write's value stood may be past this one's expiry.
+  if (lowerExpiry) lowerOffsetExpiry(ctx, topic, stored)
 }
 
 // ---------------------------------------------------------------- states and transitions
@@ -485,7 +631,7 @@ function createGroup(ctx: Ctx): WGroup {
   const g: WGroup = {
     state: 'Empty',
     currentStateTimestamp: ctx.now,
-    generationId: 0,
+    generationId: ctx.generationFloor,
     protocolType: null,
     protocolName: null,
     leaderId: null,
@@ -505,9 +651,14 @@ function createGroup(ctx: Ctx): WGroup {
 
 // ---------------------------------------------------------------- activate
 
-/** After loading from the log: members restored from a GroupMetadataValue get fresh session deadlines; returns the first timer effect. */
-export function activate(state: GroupState, now: number, config: GroupConfig): { state: GroupState; effects: GroupEffect[] } {
-  const ctx = begin(state, now, config)
+/**
+ * After loading from the log: members restored from a GroupMetadataValue get fresh session
+ * deadlines; returns the first timer effect. `generationFloor`: after a reload, the generation the
+ * group had before it (see GroupState.generationFloor).
+ */
+export function activate(state: GroupState, now: number, config: GroupConfig, generationFloor = state.generationFloor): { state: GroupState; effects: GroupEffect[] } {
+  if (generationFloor < state.generationFloor) throw new Error(`invariant: group ${state.groupId}: the generation floor went back from ${state.generationFloor} to ${generationFloor}`)
+  const ctx = begin(state, now, config, generationFloor)
   if (!state.activated && state.ended === null) activateInto(ctx)
   const absentAfterLoad = ctx.g === null && ctx.loaded && ctx.writes.size === 0 && ctx.ended === null
   if (absentAfterLoad) {
@@ -556,7 +707,12 @@ function activateInto(ctx: Ctx): void {
   }
   g.subscribedTopics = computeSubscribedTopics(g)
   log(ctx, 'info', `loaded with generation ${g.generationId} in state ${g.state} with ${g.members.size} members`)
-  if (g.members.size > ctx.config.maxSize) {
+  if (g.generationId < ctx.generationFloor) {
+    // The log lacks generations handed out before the reload: none of them is handed out again.
+    const loaded = g.generationId
+    g.generationId = ctx.generationFloor
+    if (g.members.size > 0) prepareRebalance(ctx, g, `the loaded generation ${loaded} is older than generation ${ctx.generationFloor}, handed out before the reload`)
+  } else if (g.members.size > ctx.config.maxSize) {
     prepareRebalance(ctx, g, `freshly-loaded group is over capacity (${ctx.config.maxSize}), rebalancing to give its members a chance to commit offsets`)
   }
 }
@@ -641,6 +797,8 @@ function endGroup(ctx: Ctx, errorCode: number): void {
   // In the order they were asked for (the map's order is its hash's).
   for (const id of [...ctx.writes.keys()].sort((a, b) => a - b)) answerHeld(ctx, ctx.writes.get(id)!.held, errorCode)
   ctx.writes = PersistentMap.empty()
+  ctx.unconfirmedOffsets = PersistentMap.empty()
+  ctx.unconfirmedMetadata = null
 }
 
 // ---------------------------------------------------------------- results
@@ -1068,19 +1226,7 @@ function updateStaticMemberAndRebalance(ctx: Ctx, g: WGroup, oldMemberId: string
   if (!old) throw new Error(`invariant: static member ${input.groupInstanceId} maps to ${oldMemberId}, which is not a member`)
   if (old.awaitingJoin) reply(ctx, old.awaitingJoin, joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID))
   if (old.awaitingSync) reply(ctx, old.awaitingSync, syncError(ErrorCode.FENCED_INSTANCE_ID))
-  // Re-keyed in place: the member keeps its position (the join order) and its assignment.
-  const replaced = new Map<string, GroupMember>()
-  for (const [id, m] of g.members) {
-    if (id === oldMemberId) {
-      replaced.set(newMemberId, { ...m, memberId: newMemberId, awaitingJoin: null, awaitingSync: null, sessionDeadline: ctx.now + m.sessionTimeoutMs })
-    } else {
-      replaced.set(id, m)
-    }
-  }
-  g.members = new CowMap(replaced, true)
-  if (g.leaderId === oldMemberId) g.leaderId = newMemberId
-  if (g.pendingSyncMembers.delete(oldMemberId)) g.pendingSyncMembers.add(newMemberId)
-  g.staticMembers.set(input.groupInstanceId!, newMemberId)
+  renameMember(g, oldMemberId, { ...old, memberId: newMemberId, awaitingJoin: null, awaitingSync: null, sessionDeadline: ctx.now + old.sessionTimeoutMs })
   const member = updateMember(ctx, g, g.members.get(newMemberId)!, input, to)
   switch (g.state) {
     case 'Stable': {
@@ -1089,7 +1235,8 @@ function updateStaticMemberAndRebalance(ctx: Ctx, g: WGroup, oldMemberId: string
         const assignments = new Map([...g.members.values()].map((m) => [m.memberId, m.assignment]))
         // JoinGroup < v9 cannot skip the assignment: the answer names the leader of before, so a
         // static leader coming back does not think it leads and assign (a Stable group would not pass it on).
-        storeGroup(ctx, g, assignments, { kind: 'group', assignment: null, staticJoin: { memberId: member.memberId, leaderId: currentLeader } })
+        const previous = { memberId: oldMemberId, protocols: old.protocols, rebalanceTimeoutMs: old.rebalanceTimeoutMs, sessionTimeoutMs: old.sessionTimeoutMs }
+        storeGroup(ctx, g, assignments, { kind: 'group', revive: null, assignment: null, staticJoin: { memberId: member.memberId, leaderId: currentLeader, old: previous } })
       } else {
         maybePrepareRebalance(ctx, g, `static member ${newMemberId} (instance ${input.groupInstanceId}) joined with a change of protocol`)
       }
@@ -1109,6 +1256,56 @@ function updateStaticMemberAndRebalance(ctx: Ctx, g: WGroup, oldMemberId: string
       throw new Error(`unknown group state ${String(never)}`)
     }
   }
+}
+
+/**
+ * Re-keys a member in place as `to` (it keeps its position, the join order, and what `to` does
+ * not change); the leader, the pending SyncGroups and its instance follow the new id.
+ */
+function renameMember(g: WGroup, fromId: string, to: GroupMember): void {
+  const replaced = new Map<string, GroupMember>()
+  for (const [id, m] of g.members) {
+    if (id === fromId) replaced.set(to.memberId, to)
+    else replaced.set(id, m)
+  }
+  g.members = new CowMap(replaced, true)
+  if (g.leaderId === fromId) g.leaderId = to.memberId
+  if (g.pendingSyncMembers.delete(fromId)) g.pendingSyncMembers.add(to.memberId)
+  if (to.groupInstanceId !== null) g.staticMembers.set(to.groupInstanceId, to.memberId)
+}
+
+/**
+ * The write of a static member's new id failed (Kafka's updateStaticMemberAndRebalance): its
+ * JoinGroup gets the error with no member id, and, when the group metadata is back to what the
+ * log holds, the instance goes back to its old member id, as it was (a later write in flight
+ * carries the new id otherwise: it stays).
+ */
+function failStaticJoin(ctx: Ctx, g: WGroup, staticJoin: StaticJoin, errorCode: number, metadataRestored: boolean): void {
+  const m = g.members.get(staticJoin.memberId)
+  if (!m?.awaitingJoin) return // a rebalance answered it meanwhile: the new id is the member's now
+  reply(ctx, m.awaitingJoin, {
+    ...joinError('', errorCode),
+    generationId: g.generationId,
+    protocolType: g.protocolType,
+    protocolName: g.protocolName,
+    leader: staticJoin.leaderId ?? '',
+  })
+  const old = staticJoin.old
+  const revert = metadataRestored && m.groupInstanceId !== null && g.staticMembers.get(m.groupInstanceId) === m.memberId && !g.members.has(old.memberId)
+  if (!revert) {
+    setMember(g, { ...m, awaitingJoin: null })
+    return
+  }
+  log(ctx, 'info', `static member ${m.groupInstanceId} goes back to member id ${old.memberId}: the write of ${m.memberId} failed`)
+  renameMember(g, m.memberId, {
+    ...m,
+    memberId: old.memberId,
+    protocols: old.protocols,
+    rebalanceTimeoutMs: old.rebalanceTimeoutMs,
+    sessionTimeoutMs: old.sessionTimeoutMs,
+    awaitingJoin: null,
+    sessionDeadline: ctx.now + old.sessionTimeoutMs,
+  })
 }
 
 // ---------------------------------------------------------------- rebalance
@@ -1158,7 +1355,7 @@ function onCompleteJoin(ctx: Ctx, g: WGroup): void {
   initNextGeneration(ctx, g)
   if (g.state === 'Empty') {
     log(ctx, 'info', `generation ${g.generationId} is now empty`)
-    storeGroup(ctx, g, new Map(), { kind: 'group', assignment: null, staticJoin: null })
+    storeGroup(ctx, g, new Map(), { kind: 'group', revive: null, assignment: null, staticJoin: null })
     return
   }
   log(ctx, 'info', `stabilized generation ${g.generationId} with ${g.members.size} members, protocol ${g.protocolName}`)
@@ -1215,7 +1412,7 @@ function propagateAssignment(ctx: Ctx, g: WGroup, errorCode: number): void {
 }
 
 /** Writes the group's GroupMetadataValue (Kafka's storeGroup): each member's metadata for the chosen protocol and its assignment. */
-function storeGroup(ctx: Ctx, g: WGroup, assignments: ReadonlyMap<string, Uint8Array>, pending: Omit<PendingWrite, 'held'>): number {
+function storeGroup(ctx: Ctx, g: WGroup, assignments: ReadonlyMap<string, Uint8Array>, pending: WritePurpose): number {
   const members: GroupMemberRecord[] = [...g.members.values()].map((m) => ({
     memberId: m.memberId,
     groupInstanceId: m.groupInstanceId,
@@ -1269,7 +1466,7 @@ function handleSync(ctx: Ctx, input: SyncGroupInput, to: ReplyTo<SyncGroupResult
       // Members the leader left out get an empty assignment; ids that are not members are ignored.
       const given = new Map(input.assignments.map((a) => [a.memberId, a.assignment]))
       const assignments = new Map([...g.members.keys()].map((id) => [id, given.get(id) ?? EMPTY_BYTES]))
-      storeGroup(ctx, g, assignments, { kind: 'group', assignment: { generationId: g.generationId, assignments }, staticJoin: null })
+      storeGroup(ctx, g, assignments, { kind: 'group', revive: null, assignment: { generationId: g.generationId, assignments }, staticJoin: null })
       return
     }
     case 'Stable': {
@@ -1431,7 +1628,7 @@ function storeOffsets(ctx: Ctx, input: OffsetCommitInput, to: ReplyTo<PartitionE
     reply(ctx, to, result)
     return
   }
-  write(ctx, records, { kind: 'offsets', held: [{ type: 'commit', to, result }], assignment: null, staticJoin: null })
+  write(ctx, records, { kind: 'offsets', held: [{ type: 'commit', to, result }], revive: null, assignment: null, staticJoin: null })
 }
 
 function fetchOffsets(ctx: Ctx, topics: { name: string; partitions: number[] }[] | null): OffsetFetchResult {
@@ -1473,13 +1670,14 @@ type PartitionKey = readonly [topic: string, partition: number]
  * Kafka's cleanupGroupMetadata: tombstones for the removed offsets; an Empty group left with no
  * offsets turns Dead (and gets a GroupMetadata tombstone when it ever had a generation).
  */
-function cleanup(ctx: Ctx, g: WGroup, removed: readonly PartitionKey[], held: HeldReply | null): void {
+function cleanup(ctx: Ctx, g: WGroup, removed: readonly PartitionKey[], held: HeldReply | null, revive: LiveGroup | null = null): void {
   const records: GroupRecord[] = []
   for (const [topic, partition] of removed) {
     if (ctx.offsets.get(topic)?.has(partition)) records.push({ type: 'offset-commit', group: ctx.groupId, topic, partition, value: null })
   }
   const offsetsLeft = countOffsets(ctx.offsets) - records.length
   if (g.state === 'Empty' && offsetsLeft === 0) {
+    revive = liveGroup(g)
     transitionTo(ctx, g, 'Dead')
     log(ctx, 'info', `transitioned to Dead in generation ${g.generationId}`)
   }
@@ -1489,7 +1687,7 @@ function cleanup(ctx: Ctx, g: WGroup, removed: readonly PartitionKey[], held: He
     if (held) answerHeld(ctx, [held], ErrorCode.NONE)
     return
   }
-  write(ctx, records, { kind: 'offsets', held: held ? [held] : [], assignment: null, staticJoin: null })
+  write(ctx, records, { kind: held === null ? 'expiry' : 'offsets', held: held ? [held] : [], revive, assignment: null, staticJoin: null })
 }
 
 function countOffsets(offsets: GroupState['offsets']): number {
@@ -1509,11 +1707,12 @@ function handleDeleteGroup(ctx: Ctx, to: ReplyTo<{ errorCode: number }>): void {
       reply(ctx, to, { errorCode: ErrorCode.GROUP_ID_NOT_FOUND })
       return
     case 'Empty': {
+      const before = liveGroup(g)
       transitionTo(ctx, g, 'Dead')
       const all: PartitionKey[] = []
       for (const [topic, partitions] of ctx.offsets) for (const p of partitions.keys()) all.push([topic, p])
       log(ctx, 'info', `deleted, with ${all.length} offsets`)
-      cleanup(ctx, g, all, { type: 'delete-group', to })
+      cleanup(ctx, g, all, { type: 'delete-group', to }, before)
       return
     }
     case 'PreparingRebalance':
@@ -1659,7 +1858,11 @@ function lowerOffsetExpiry(ctx: Ctx, topic: string, v: OffsetCommitRecordValue):
 /** An empty group with no offsets (nor anything pending) is removed by the next retention check. */
 function emptyRemovalAt(ctx: Ctx, g: WGroup): number | null {
   if (g.state !== 'Empty' || ctx.offsets.size > 0 || g.pendingMembers.size > 0 || ctx.writes.size > 0) return null
-  return Math.max(g.currentStateTimestamp ?? g.since, g.since) + (ctx.config.offsetsRetentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS)
+  return Math.max(g.currentStateTimestamp ?? g.since, g.since) + retentionCheckIntervalMs(ctx)
+}
+
+function retentionCheckIntervalMs(ctx: Ctx): number {
+  return ctx.config.offsetsRetentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS
 }
 
 /** Tombstones for the offsets due; the bound becomes exact again (the earliest expiry of those left). */
@@ -1806,27 +2009,47 @@ function handleWritten(ctx: Ctx, writeId: number, errorCode: number): void {
     return
   }
   ctx.writes = ctx.writes.delete(writeId, ctx.edit)
-  const g = ctx.g
-  if (errorCode !== ErrorCode.NONE) {
-    const mapped = w.kind === 'offsets' ? commitWriteError(errorCode) : groupWriteError(errorCode)
-    log(ctx, 'warn', `write ${writeId} failed with error ${errorCode}; answering with ${mapped}, the group must be reloaded`)
+  if (errorCode === ErrorCode.NONE) {
+    settleUnconfirmed(ctx, writeId, w.records, true, false)
+    writeSucceeded(ctx, w)
+    return
+  }
+  const mapped = w.kind === 'group' ? groupWriteError(errorCode) : commitWriteError(errorCode)
+  if (errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || errorCode === ErrorCode.KAFKA_STORAGE_ERROR) {
+    // This broker may no longer lead the partition, or its log is broken: Kafka unloads the group.
+    // What the log holds is not known here: this state is done, the shell reloads the group.
+    log(ctx, 'warn', `write ${writeId} failed with ${errorName(errorCode)}; answering with ${errorName(mapped)}, the group must be reloaded`)
     answerHeld(ctx, w.held, mapped)
-    if (g !== null) {
-      if (w.assignment !== null && g.state === 'CompletingRebalance' && g.generationId === w.assignment.generationId) {
-        resetAndPropagateAssignmentError(ctx, g, mapped)
-      }
-      const m = w.staticJoin === null ? undefined : g.members.get(w.staticJoin.memberId)
-      if (m?.awaitingJoin) {
-        reply(ctx, m.awaitingJoin, { ...joinError('', mapped), generationId: g.generationId, protocolType: g.protocolType, protocolName: g.protocolName, leader: w.staticJoin!.leaderId ?? '' })
-        setMember(g, { ...m, awaitingJoin: null })
-      }
-    }
-    // What was replayed is not in the log: this state is done, the shell reloads the group.
     endGroup(ctx, ErrorCode.NOT_COORDINATOR)
     ctx.ended = 'failed'
     return
   }
+  log(ctx, 'warn', `write ${writeId} failed with ${errorName(errorCode)}; answering with ${errorName(mapped)}, what it replaced stays`)
+  const metadataRestored = settleUnconfirmed(ctx, writeId, w.records, false, w.kind !== 'expiry')
+  answerHeld(ctx, w.held, mapped)
+  let g = ctx.g
+  if (g === null) return
+  if (w.revive !== null && g.state === 'Dead') {
+    g = ctx.g = workingGroup(w.revive)
+    log(ctx, 'info', `back in ${g.state} in generation ${g.generationId}: its deletion was not written`)
+  }
+  if (w.assignment !== null && g.state === 'CompletingRebalance' && g.generationId === w.assignment.generationId) {
+    // Kafka's doSyncGroup: the waiting members get the error, and the group rebalances (to the next generation).
+    resetAndPropagateAssignmentError(ctx, g, mapped)
+    maybePrepareRebalance(ctx, g, `error when storing group assignment during SyncGroup (member: ${g.leaderId})`)
+  }
+  if (w.staticJoin !== null) failStaticJoin(ctx, g, w.staticJoin, mapped, metadataRestored)
+  if (w.kind === 'expiry' && g.state !== 'Dead') {
+    // As Kafka's periodic check: tried again a retention check interval later, not at once.
+    const retryAt = ctx.now + retentionCheckIntervalMs(ctx)
+    ctx.offsetExpiry = { mode: expiryMode(g), retentionMs: ctx.config.offsetsRetentionMs, at: retryAt }
+    if (w.revive !== null) g.since = ctx.now
+  }
+}
+
+function writeSucceeded(ctx: Ctx, w: PendingWrite): void {
   answerHeld(ctx, w.held, ErrorCode.NONE)
+  const g = ctx.g
   if (g === null) return
   if (w.assignment !== null && g.state === 'CompletingRebalance' && g.generationId === w.assignment.generationId) {
     for (const m of [...g.members.values()]) setMember(g, { ...m, assignment: w.assignment.assignments.get(m.memberId) ?? EMPTY_BYTES })
@@ -1865,9 +2088,11 @@ function assertInvariants(before: GroupState, after: GroupState): void {
   }
   // Each write takes the next id and checks it is free (write()): ids stay below nextWriteId.
   if (after.nextWriteId < before.nextWriteId) fail(`write ids went back from ${before.nextWriteId} to ${after.nextWriteId}`)
+  if (after.writes.size === 0 && (after.unconfirmedOffsets.size > 0 || after.unconfirmedMetadata !== null)) fail('offsets or metadata wait for a write that is not in flight')
   const g = after.group
   if (g === null) return
   if (before.group !== null && g.generationId < before.group.generationId) fail(`generation went back from ${before.group.generationId} to ${g.generationId}`)
+  if (g.generationId < after.generationFloor) fail(`generation ${g.generationId} is below ${after.generationFloor}, handed out before the reload`)
   if (after.ended !== null && after.writes.size > 0) fail('an ended group still holds writes')
   if (g.members.size > 0 && (g.leaderId === null || !g.members.has(g.leaderId))) fail(`leader ${g.leaderId} is not a member`)
   if (g.members.size === 0 && g.leaderId !== null) fail(`leader ${g.leaderId} of a group without members`)

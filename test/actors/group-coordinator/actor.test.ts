@@ -56,13 +56,14 @@ interface Produced {
 function fakeReplica(system: Ref<never>, name = 'replica') {
   const produced: Produced[] = []
   const held: (() => void)[] = []
-  const ctl = { hold: false, errorCode: ErrorCode.NONE as number, produced, held }
+  /** `refuse`: the error for a batch of these records, instead of `errorCode` (as a log refuses a batch too large). */
+  const ctl = { hold: false, errorCode: ErrorCode.NONE as number, refuse: null as ((records: GroupRecord[]) => number) | null, produced, held }
   const ref = spawn(system, (s: number, msg: ReplicaMessage) => {
     if (msg.type === 'produce') {
       const records: GroupRecord[] = []
       for (const b of iterateRecordBatches(msg.records)) for (const r of b.records) records.push(decodeGroupRecord(r.key!, r.value))
       produced.push({ records, acks: msg.acks, timeoutMs: msg.timeoutMs })
-      const errorCode = ctl.errorCode
+      const errorCode = ctl.refuse?.(records) ?? ctl.errorCode
       const answer = () => dispatch(msg.replyTo, { errorCode, errorMessage: null, baseOffset: errorCode === 0 ? s : -1, logAppendTime: -1, logStartOffset: 0 } satisfies ProduceReply)
       if (ctl.hold) held.push(answer)
       else answer()
@@ -223,9 +224,8 @@ t.test('writes asked for while one is in flight go to the replica together, in o
   )
 })
 
-t.test('a failed batch fails every commit in it, and writes not yet sent are dropped with the reload', async (t) => {
-  const { replica, spawnGroup, calls, setLoad } = setup(t)
-  setLoad(() => new Promise<GroupState>(() => {}))
+t.test("a failed batch fails every commit in it with Kafka's mapping; the group goes on and the next batch is written", async (t) => {
+  const { replica, spawnGroup, calls } = setup(t)
   replica.ctl.hold = true
   const ref = spawnGroup()
   const first = request<any>(ref, commit('g', 1))
@@ -236,16 +236,57 @@ t.test('a failed batch fails every commit in it, and writes not yet sent are dro
   for (const release of replica.ctl.held.splice(0)) release()
   await settle(first)
   await until(() => replica.ctl.produced.length === 2, 'the batch dispatched')
-  const notSent = request<any>(ref, commit('g', 9, 9))
+  const next = request<any>(ref, commit('g', 9, 9))
   await settle(request<any>(ref, describe))
+  replica.ctl.errorCode = ErrorCode.NONE
   for (const release of replica.ctl.held.splice(0)) release()
   const [a, b] = await Promise.all(batched.map((w) => settle(w)))
-  t.equal(a.topics[0].partitions[0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the first write of the batch: Kafka maps NOT_ENOUGH_REPLICAS so')
-  t.equal(b.topics[0].partitions[0].errorCode, ErrorCode.NOT_COORDINATOR, 'the others are answered as the group is dropped')
-  t.equal((await settle(notSent)).topics[0].partitions[0].errorCode, ErrorCode.NOT_COORDINATOR, 'the write behind the batch is not acknowledged either')
-  await until(() => calls.loads === 1, 'the reload started')
-  await new Promise((r) => setTimeout(r, 20))
-  t.equal(replica.ctl.produced.length, 2, 'the write not yet sent is never sent')
+  t.equal(a.topics[0].partitions[0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'Kafka maps NOT_ENOUGH_REPLICAS so')
+  t.equal(b.topics[0].partitions[0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'each write of the batch')
+  await until(() => replica.ctl.produced.length === 3, 'the write behind the batch dispatched')
+  for (const release of replica.ctl.held.splice(0)) release()
+  t.equal((await settle(next)).topics[0].partitions[0].errorCode, ErrorCode.NONE, 'the write behind the batch is written')
+  const fetched = await settle(request<any>(ref, (reply) => ({ type: 'fetch-offsets', input: { groupId: 'g', topics: null }, reply })))
+  t.same(
+    fetched.topics[0].partitions.map((p: { partition: number; offset: number }) => [p.partition, p.offset]),
+    [[0, 1], [9, 9]],
+    'what the log holds: not the failed commits',
+  )
+  t.equal(calls.loads, 0, 'no reload')
+})
+
+t.test('a batch the log refuses as too large is sent again one write per batch: only the write too large fails', async (t) => {
+  const { replica, spawnGroup, calls, logger } = setup(t)
+  replica.ctl.hold = true
+  // The log takes batches of at most one record carrying metadata (a max.message.bytes below WRITE_BATCH_MAX_BYTES).
+  replica.ctl.refuse = (records) => (records.filter((r) => r.type === 'offset-commit' && r.value !== null && r.value.metadata !== '').length > 1 ? ErrorCode.MESSAGE_TOO_LARGE : ErrorCode.NONE)
+  const ref = spawnGroup()
+  const first = request<any>(ref, commit('g', 1))
+  await until(() => replica.ctl.produced.length === 1, 'the first write dispatched')
+  const withMetadata = (offset: number, partition: number, metadata: string) => (reply: (r: any) => void): GroupRequest => ({
+    type: 'commit',
+    input: { groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, topics: [{ name: 't', partitions: [{ partition, offset, leaderEpoch: -1, metadata }] }] },
+    reply,
+  })
+  const big = request<any>(ref, (reply) => ({
+    type: 'commit',
+    input: { groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, topics: [{ name: 't', partitions: [1, 2].map((partition) => ({ partition, offset: 5, leaderEpoch: -1, metadata: 'm' })) }] },
+    reply,
+  }))
+  const small = request<any>(ref, withMetadata(6, 3, 'm'))
+  await settle(request<any>(ref, describe))
+  replica.ctl.hold = false
+  for (const release of replica.ctl.held.splice(0)) release()
+  await settle(first)
+  t.same((await settle(big)).topics[0].partitions.map((p: { errorCode: number }) => p.errorCode), [ErrorCode.INVALID_COMMIT_OFFSET_SIZE, ErrorCode.INVALID_COMMIT_OFFSET_SIZE], 'the write too large alone')
+  t.equal((await settle(small)).topics[0].partitions[0].errorCode, ErrorCode.NONE, 'the other write of its batch is written')
+  t.same(
+    replica.ctl.produced.slice(1).map((p) => p.records.length),
+    [3, 2, 1],
+    'the batch of both, then each alone',
+  )
+  t.match(logger.text(), /sending them one by one/)
+  t.equal(calls.loads, 0, 'no reload')
 })
 
 t.test('a commit that moves no deadline leaves the group timer as it is', async (t) => {
@@ -368,6 +409,40 @@ t.test('a write with no replica to go to fails as NOT_LEADER_OR_FOLLOWER', async
   t.equal(s.inFlight, 1)
   await until(() => sent.some((m) => m.type === 'write-result'), 'the write result')
   t.match(sent.find((m) => m.type === 'write-result'), { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER })
+})
+
+t.test('a group reloaded from a log that lacks its last generation goes on above it', async (t) => {
+  const { deps, io, sent } = stepHarness()
+  const metadata = (generation: number) =>
+    replay(emptyGroup('g'), {
+      type: 'group-metadata',
+      group: 'g',
+      value: {
+        protocolType: 'consumer',
+        generation,
+        protocol: 'range',
+        leader: 'm',
+        currentStateTimestamp: 1,
+        members: [{ memberId: 'm', groupInstanceId: null, clientId: 'c', clientHost: '/h', rebalanceTimeoutMs: 10_000, sessionTimeoutMs: 10_000, subscription: new Uint8Array([1, 2, 3]), assignment: new Uint8Array(0) }],
+      },
+    })
+  let s: GroupActorState = initialActorState(metadata(5))
+  s = groupActorStep(deps, s, { type: 'activate' }, io)
+  // No replica here: the commit's write fails as NOT_LEADER_OR_FOLLOWER, and the group reloads.
+  let committed: any = null
+  s = groupActorStep(deps, s, { type: 'commit', input: { groupId: 'g', generationId: 5, memberId: 'm', groupInstanceId: null, retentionTimeMs: -1, topics: [{ name: 't', partitions: [{ partition: 0, offset: 1, leaderEpoch: -1, metadata: '' }] }] }, reply: (r) => (committed = r) }, io)
+  await until(() => sent.some((m) => m.type === 'write-result'), 'the write result')
+  s = groupActorStep(deps, s, sent.find((m) => m.type === 'write-result')!, io)
+  t.equal(committed.topics[0].partitions[0].errorCode, ErrorCode.NOT_COORDINATOR)
+  t.equal(s.mode, 'reloading')
+  // The log holds an older generation than the group had.
+  s = groupActorStep(deps, s, { type: 'reloaded', incarnation: s.incarnation, state: metadata(3), error: null }, io)
+  t.equal(s.mode, 'active')
+  t.equal(s.group.group!.generationId, 5, 'not back to generation 3')
+  t.equal(s.group.group!.state, 'PreparingRebalance', 'it rebalances')
+  let joined: any = null
+  s = groupActorStep(deps, s, { type: 'join', input: { ...joinInput('g'), memberId: 'm', protocols: [{ name: 'range', metadata: new Uint8Array([1, 2, 3]) }] }, reply: (r) => (joined = r) }, io)
+  t.equal(joined?.generationId, 6, 'the next generation is one never handed out')
 })
 
 t.test('requests that reach a removed group are routed again; after unload they get NOT_COORDINATOR', async (t) => {

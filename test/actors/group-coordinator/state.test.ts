@@ -68,6 +68,8 @@ class Harness {
   timer: number | null = null
   /** Records acknowledged, in log order, read back through the codec. */
   readonly log: GroupRecord[] = []
+  /** Where this incarnation's records begin in `log` (a removed group starts afresh). */
+  logStart = 0
   inFlight: { writeId: number; records: GroupRecord[] }[] = []
   autoAck = true
   removed = false
@@ -123,11 +125,24 @@ class Harness {
   }
 
   ackAll(errorCode: number = E.NONE): void {
-    while (this.inFlight.length > 0) {
-      const w = this.inFlight.shift()!
-      if (errorCode === E.NONE) this.log.push(...w.records)
-      this.send({ type: 'written', writeId: w.writeId, errorCode })
-    }
+    while (this.inFlight.length > 0) this.ackFirst(errorCode)
+  }
+
+  /** The oldest write in flight finishes: appended to the log, or not. */
+  ackFirst(errorCode: number = E.NONE): void {
+    const w = this.inFlight.shift()
+    if (w === undefined) return
+    if (errorCode === E.NONE) this.log.push(...w.records)
+    this.send({ type: 'written', writeId: w.writeId, errorCode })
+  }
+
+  /** What the actor shell does after a write ended the group `failed`: read this incarnation's records back, above the generation it had. */
+  reload(): void {
+    const floor = Math.max(this.state.generationFloor, this.state.group?.generationId ?? 0)
+    this.inFlight = [] // results of the previous incarnation are ignored
+    this.timer = null
+    this.state = replayAll(emptyGroup(this.groupId), this.log.slice(this.logStart))
+    this.apply(activate(this.state, this.now, this.config, floor))
   }
 
   /** Moves the clock, firing the timer at each of its deadlines on the way. */
@@ -219,6 +234,7 @@ class Harness {
   recreate(): void {
     this.removed = false
     this.timer = null
+    this.logStart = this.log.length
     this.state = emptyGroup(this.groupId)
     this.apply(activate(this.state, this.now, this.config))
   }
@@ -736,7 +752,7 @@ t.test('a commit counts as a heartbeat', async (t) => {
   t.equal(h.heartbeat(b, generation), E.NONE)
 })
 
-t.test("a failed write answers what it held with Kafka's mapping, the rest with NOT_COORDINATOR, and leaves the group to be reloaded", async (t) => {
+t.test("a failed write answers what it held with Kafka's mapping; NOT_LEADER_OR_FOLLOWER answers the rest with NOT_COORDINATOR and leaves the group to be reloaded", async (t) => {
   const h = new Harness()
   h.autoAck = false
   const c1 = h.commit({ topics: commitOf('t', 0, 1) })
@@ -785,6 +801,155 @@ t.test("a failed write answers what it held with Kafka's mapping, the rest with 
     t.equal(leader.value.errorCode, answered, `the leader's SyncGroup whose assignment append failed with ${append}`)
     t.equal(follower.value.errorCode, answered)
   }
+})
+
+t.test('a failed commit gets the mapped error, the offsets keep what the log holds, and the group goes on untouched', async (t) => {
+  const { h, members, generation } = stableGroup(2)
+  const [a, b] = members as [string, string]
+  h.commit({ generationId: generation, memberId: a, topics: commitOf('t', 0, 1) })
+  h.autoAck = false
+  const failed = h.commit({ generationId: generation, memberId: a, topics: [...commitOf('t', 0, 2), ...commitOf('t', 1, 2)] })
+  h.ackAll(E.NOT_ENOUGH_REPLICAS)
+  t.same(failed.value.topics.flatMap((x) => x.partitions.map((p) => p.errorCode)), [E.COORDINATOR_NOT_AVAILABLE, E.COORDINATOR_NOT_AVAILABLE])
+  t.same(
+    h.fetch([{ name: 't', partitions: [0, 1] }]).topics[0]!.partitions.map((p) => [p.partition, p.offset]),
+    [[0, 1], [1, -1]],
+    'the offset of before, and none where there was none',
+  )
+  t.equal(h.state.ended, null, 'not ended')
+  t.equal(stateName(h.state), 'Stable')
+  t.equal(h.heartbeat(a, generation), E.NONE)
+  t.equal(h.heartbeat(b, generation), E.NONE)
+  h.autoAck = true
+  t.equal(h.commit({ generationId: generation, memberId: b, topics: commitOf('t', 1, 3) }).value.topics[0]!.partitions[0]!.errorCode, E.NONE, 'the next commit is written')
+  t.same(h.fetch([{ name: 't', partitions: [0, 1] }]).topics[0]!.partitions.map((p) => p.offset), [1, 3])
+})
+
+t.test('writes in flight: a failure puts back only the offsets no later write replaced, to what the log holds', async (t) => {
+  const rows = (h: Harness) => h.fetch([{ name: 't', partitions: [0, 1] }]).topics[0]!.partitions.map((p) => p.offset)
+  const run = (first: number, second: number) => {
+    const h = new Harness()
+    h.commit({ topics: commitOf('t', 0, 1) })
+    h.autoAck = false
+    h.commit({ topics: commitOf('t', 0, 2) })
+    h.commit({ topics: [...commitOf('t', 0, 3), ...commitOf('t', 1, 3)] })
+    h.ackFirst(first)
+    const between = rows(h)
+    h.ackFirst(second)
+    t.equal(h.state.unconfirmedOffsets.size, 0, 'nothing is left to confirm')
+    return { between, after: rows(h) }
+  }
+  t.same(run(E.REQUEST_TIMED_OUT, E.NONE), { between: [3, 3], after: [3, 3] }, 'the first fails: the second, in flight, still stands; then it is written')
+  t.same(run(E.REQUEST_TIMED_OUT, E.NOT_ENOUGH_REPLICAS), { between: [3, 3], after: [1, -1] }, 'both fail: what the log held before either')
+  t.same(run(E.NONE, E.NOT_ENOUGH_REPLICAS), { between: [3, 3], after: [2, -1] }, 'the second fails: what the first wrote')
+})
+
+t.test("a failed assignment write: the SyncGroups get Kafka's error and the group rebalances to a higher generation, the last written one kept", async (t) => {
+  const { h, members, generation } = stableGroup(2)
+  const [a, b] = members as [string, string]
+  const written = h.state.metadata
+  // b changes its metadata: a rebalance to the next generation.
+  const jb = h.join({ memberId: b, clientId: 'c1', protocols: [{ name: 'range', metadata: subscription('t', 'u') }] })
+  const ja = h.join({ memberId: a, clientId: 'c0' })
+  t.equal(ja.value.generationId, generation + 1)
+  h.autoAck = false
+  const follower = h.sync(b, generation + 1)
+  const leader = h.sync(a, generation + 1, [{ memberId: a, assignment: new Uint8Array([1]) }, { memberId: b, assignment: new Uint8Array([2]) }])
+  h.ackAll(E.MESSAGE_TOO_LARGE)
+  t.equal(leader.value.errorCode, E.UNKNOWN_SERVER_ERROR, "the leader's: Kafka's answer to a record too large to store")
+  t.equal(follower.value.errorCode, E.UNKNOWN_SERVER_ERROR, "the follower's too")
+  t.equal(jb.value.errorCode, E.NONE)
+  t.equal(stateName(h.state), 'PreparingRebalance', 'the group rebalances')
+  t.equal(h.state.metadata, written, 'the metadata is the last written')
+  t.equal(h.heartbeat(a, generation + 1), E.REBALANCE_IN_PROGRESS)
+  h.autoAck = true
+  const again = [h.join({ memberId: a, clientId: 'c0' }), h.join({ memberId: b, clientId: 'c1' })]
+  t.same(again.map((j) => j.value.generationId), [generation + 2, generation + 2], 'the next generation is above the one that failed')
+  h.sync(b, generation + 2)
+  t.equal(h.sync(a, generation + 2, []).value.errorCode, E.NONE)
+  t.equal(stateName(h.state), 'Stable')
+  t.equal(h.state.metadata!.generation, generation + 2)
+})
+
+t.test('KIP-345: a failed write of a static member\'s new id fails its JoinGroup and gives the instance back to its old id', async (t) => {
+  const h = new Harness()
+  const a = h.join({ clientId: 'a', groupInstanceId: 'ia' })
+  const b = h.join({ clientId: 'b', groupInstanceId: 'ib' })
+  h.runUntil(() => a.answered)
+  const [ida, idb] = [a.value.memberId, b.value.memberId]
+  h.sync(idb, 1)
+  h.sync(ida, 1, [{ memberId: ida, assignment: new Uint8Array([1]) }, { memberId: idb, assignment: new Uint8Array([2]) }])
+  h.autoAck = false
+  const restarted = h.join({ clientId: 'b', groupInstanceId: 'ib', sessionTimeoutMs: 2 * SESSION_MS })
+  h.ackAll(E.NOT_ENOUGH_REPLICAS)
+  t.match(restarted.value, { errorCode: E.COORDINATOR_NOT_AVAILABLE, memberId: '', generationId: 1, leader: ida })
+  t.equal(h.heartbeat(idb, 1, 'ib'), E.NONE, 'the old id is the member again')
+  t.equal(stateName(h.state), 'Stable')
+  t.same(h.describe().members.map((m) => [m.memberId, [...m.assignment]]), [[ida, [1]], [idb, [2]]], 'as it was')
+  t.equal(h.state.group!.members.get(idb)!.sessionTimeoutMs, SESSION_MS, 'with its own session timeout')
+  h.autoAck = true
+  const retried = h.join({ clientId: 'b', groupInstanceId: 'ib' })
+  t.equal(retried.value.errorCode, E.NONE, 'the instance can take its place again')
+  t.equal(h.heartbeat(idb, 1, 'ib'), E.FENCED_INSTANCE_ID)
+})
+
+t.test('a failed deletion answers its error and leaves the group as the log has it', async (t) => {
+  const h = new Harness()
+  h.commit({ topics: commitOf('t', 0, 4) })
+  h.autoAck = false
+  const d = h.deleteGroup()
+  t.equal(stateName(h.state), 'Dead')
+  h.ackAll(E.NOT_ENOUGH_REPLICAS)
+  t.equal(d.value.errorCode, E.COORDINATOR_NOT_AVAILABLE)
+  t.notOk(h.removed)
+  t.equal(stateName(h.state), 'Empty', 'back as it was')
+  t.same(h.fetch(null).topics[0]!.partitions.map((p) => p.offset), [4])
+  const od = h.deleteOffsets([{ name: 't', partitions: [0] }])
+  h.ackAll(E.REQUEST_TIMED_OUT)
+  t.match(od.value, { errorCode: E.REQUEST_TIMED_OUT, topics: [] })
+  t.same(h.fetch(null).topics[0]!.partitions.map((p) => p.offset), [4], 'OffsetDelete too')
+  h.autoAck = true
+  t.equal(h.deleteGroup().value.errorCode, E.NONE)
+  t.ok(h.removed)
+})
+
+t.test('failed expiry tombstones: the offsets stay and are expired at the next retention check, not at once', async (t) => {
+  const h = new Harness()
+  h.commit({ topics: [...commitOf('t', 0, 1), ...commitOf('t', 1, 1)] })
+  h.advance(1000)
+  h.commit({ topics: commitOf('u', 0, 1) })
+  h.autoAck = false
+  h.advance(CONFIG.offsetsRetentionMs - 1000)
+  t.equal(h.inFlight.length, 1, 'the tombstones are written')
+  h.ackAll(E.NOT_ENOUGH_REPLICAS)
+  t.same(h.fetch(null).topics.map((x) => [x.name, x.partitions.length]), [['t', 2], ['u', 1]], 'the offsets are still there')
+  t.equal(h.timer, h.now + CONFIG.offsetsRetentionCheckIntervalMs!, 'tried again at the next check')
+  h.autoAck = true
+  h.advance(CONFIG.offsetsRetentionCheckIntervalMs!)
+  t.ok(h.removed, 'then expired, and the group with them')
+})
+
+t.test('a reload from a log that lacks the last generations goes on above them', async (t) => {
+  const { h, members, generation } = stableGroup(2)
+  const [a, b] = members as [string, string]
+  h.join({ memberId: a, clientId: 'c0' })
+  h.join({ memberId: b, clientId: 'c1' })
+  t.equal(h.state.group!.generationId, generation + 1, 'a generation the log does not have yet')
+  h.autoAck = false
+  h.sync(b, generation + 1)
+  const leader = h.sync(a, generation + 1, [])
+  h.ackAll(E.NOT_LEADER_OR_FOLLOWER)
+  t.equal(leader.value.errorCode, E.NOT_COORDINATOR)
+  t.equal(h.state.ended, 'failed')
+  h.autoAck = true
+  h.reload()
+  t.equal(h.state.metadata!.generation, generation, 'the log has the generation of before')
+  t.equal(h.state.group!.generationId, generation + 1, 'the group does not go back to it')
+  t.equal(stateName(h.state), 'PreparingRebalance', 'and rebalances')
+  t.equal(h.heartbeat(a, generation), E.ILLEGAL_GENERATION, 'a member of the generation in the log rejoins')
+  const again = [h.join({ memberId: a, clientId: 'c0' }), h.join({ memberId: b, clientId: 'c1' })]
+  t.same(again.map((j) => j.value.generationId), [generation + 2, generation + 2], 'to a generation never handed out')
+  t.throws(() => activate(h.state, h.now, CONFIG, 0), /invariant/, 'the floor only goes up')
 })
 
 t.test('unload answers every held reply with NOT_COORDINATOR', async (t) => {
@@ -1041,6 +1206,18 @@ t.test('a deleted group replayed from the log is gone at activation', async (t) 
   t.throws(() => replay(emptyGroup('g'), { ...records[0]!, group: 'other' } as GroupRecord), /invariant/, 'a record of another group')
 })
 
+/** How appends to `__consumer_offsets` fail in the random runs. */
+const WRITE_ERRORS = [E.NOT_ENOUGH_REPLICAS, E.REQUEST_TIMED_OUT, E.MESSAGE_TOO_LARGE, E.UNKNOWN_TOPIC_OR_PARTITION, E.NOT_LEADER_OR_FOLLOWER]
+
+/** What a state holds of the log, comparably: its offsets and its group metadata. */
+function persisted(state: GroupState): string {
+  const m = state.metadata
+  return JSON.stringify({
+    offsets: offsetRows(state).map(([topic, partition, v]) => [topic, partition, v.offset, v.metadata, v.commitTimestamp, v.expireTimestamp]),
+    metadata: m && [m.generation, m.leader, m.protocol, m.members.map((x) => [x.memberId, [...x.assignment]])],
+  })
+}
+
 t.test('seeded random operations: invariants hold after every step and every reply is answered exactly once', async (t) => {
   interface Client {
     clientId: string
@@ -1054,6 +1231,9 @@ t.test('seeded random operations: invariants hold after every step and every rep
     rejoin: boolean
   }
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
+    // The later seeds also fail appends: the state must then hold what the log holds.
+    const failing = seed > 6
+    let failures = 0
     const rnd = new SeededRandom(seed)
     const h = new Harness({ ...CONFIG, maxSize: 4, initialRebalanceDelayMs: rnd.int(2) * 3000 })
     h.autoAck = false
@@ -1101,7 +1281,11 @@ t.test('seeded random operations: invariants hold after every step and every rep
       if (g === null) return
       if (g.generationId < lastGeneration) throw new Error('generation went back')
       lastGeneration = g.generationId
-      if (g.state === 'Stable') {
+      if (h.inFlight.length === 0 && h.state.ended === null && persisted(h.state) !== persisted(replayAll(emptyGroup('g'), h.log.slice(h.logStart)))) {
+        throw new Error(`with no write in flight the state is not what the log holds: ${persisted(h.state)} ≠ ${persisted(replayAll(emptyGroup('g'), h.log.slice(h.logStart)))}`)
+      }
+      // After failed writes Kafka's live group may differ from its log until the next write (as Kafka's does).
+      if (g.state === 'Stable' && failures === 0) {
         const written = h.state.metadata
         if (written === null || written.generation !== g.generationId) throw new Error('a Stable group whose generation is not written')
         for (const m of g.members.values()) {
@@ -1131,7 +1315,12 @@ t.test('seeded random operations: invariants hold after every step and every rep
       } else if (op < 75) {
         h.advance(rnd.int(4000))
       } else if (op < 85) {
-        h.ackAll()
+        if (failing && rnd.int(3) === 0 && h.inFlight.length > 0) {
+          failures++
+          h.ackFirst(WRITE_ERRORS[rnd.int(WRITE_ERRORS.length)]!)
+        } else {
+          h.ackAll()
+        }
       } else if (op < 88) {
         h.advance(rnd.int(40_000))
       } else if (op < 90) {
@@ -1152,7 +1341,11 @@ t.test('seeded random operations: invariants hold after every step and every rep
         h.commit({ topics: commitOf('t', 0, i) })
       }
       check()
-      if (h.state.ended !== null) {
+      if (h.state.ended === 'failed') {
+        h.reload()
+        incarnations++
+        check()
+      } else if (h.state.ended !== null) {
         if (h.state.ended !== 'removed' || !h.removed) throw new Error(`ended ${h.state.ended}`)
         h.recreate()
         lastGeneration = 0
@@ -1162,6 +1355,7 @@ t.test('seeded random operations: invariants hold after every step and every rep
     h.ackAll()
     if (h.state.ended === null) h.send({ type: 'unload' })
     t.ok(h.allAnswered(), `seed ${seed}: every reply answered exactly once`)
+    if (failing) t.ok(failures > 0, `seed ${seed}: ${failures} appends failed`)
     t.ok(seen.has('Stable') && seen.has('CompletingRebalance') && seen.has('PreparingRebalance'), `seed ${seed} went through the rebalance states (${[...seen].join(', ')}; ${incarnations} incarnations)`)
   }
 })
