@@ -50,8 +50,9 @@ async function ask<R>(replica: Ref<ReplicaMessage>, build: (replyTo: Ref<R>) => 
 /** Every record of the partition up to its high watermark, in log order. */
 export async function readGroupRecords(replica: Ref<ReplicaMessage>, options: LoadOptions, onRecord: (record: GroupRecord) => void): Promise<void> {
   const { replyTimeoutMs, logger, label } = options
-  // The replica re-reads its log's offsets first: after an unclean shutdown its checkpointed high
-  // watermark may lag the log end, and a leader alone in its ISR moves it up only on such a refresh.
+  // The replica re-reads its log's offsets first, so that the load sees what other writers (a
+  // reload after a failed write races with nothing, but retention and compaction move the log
+  // start) left behind.
   dispatch(replica, { type: 'refresh' })
   const described = await ask<DescribeReply>(replica, (replyTo) => ({ type: 'describe', replyTo }), replyTimeoutMs, 'describe')
   if (described.errorCode !== ErrorCode.NONE) throw new GroupLoadError(`${label}: ${errorName(described.errorCode)}`, described.errorCode)
