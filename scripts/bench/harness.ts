@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createWriteStream, readFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { Admin } from '../../src/client/admin.ts'
 import { Producer } from '../../src/client/producer.ts'
@@ -51,14 +51,18 @@ export async function runChild<T>(self: string, what: string, argv: string[], ti
   return JSON.parse(p.stdout().trim().split('\n').pop()!) as T
 }
 
-/** VmRSS and VmHWM of a process, in MiB; its CPU time (user + system), in seconds. */
-export function procStats(pid: number): { rss: number; hwm: number; cpu: number } {
+/**
+ * VmRSS and VmHWM of a process, in MiB; its CPU time (user + system, all threads), in seconds;
+ * `childCpu`: that of its children it has waited for (Redis's AOF rewrite runs in a fork).
+ */
+export function procStats(pid: number): { rss: number; hwm: number; cpu: number; childCpu: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) / 1024
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const cpu = (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in clock ticks (100/s)
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), cpu }
+  const childCpu = (Number(fields[13]) + Number(fields[14])) / 100 // cutime + cstime
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), cpu, childCpu }
 }
 
 export function canConnect(port: number): Promise<boolean> {
@@ -75,16 +79,59 @@ export async function buildBundle(): Promise<void> {
   if ((await b.exited) !== 0) throw new Error(`build failed: ${b.stderr()}`)
 }
 
-/** `node dist/peerlog.mjs broker start` in its own process, data under `base/name`; resolves once it accepts connections. */
-export async function startBrokerProcess(base: string, name: string, port: number, nodeArgs: string[] = [], brokerArgs: string[] = []): Promise<Proc> {
+export type BrokerRuntime = 'node' | 'bun' | 'deno'
+
+/** The command that runs a script on `runtime` (Bun and Deno: the npm-installed binaries). */
+export function runtimeCommand(runtime: BrokerRuntime, runtimeArgs: string[] = []): [string, string[]] {
+  switch (runtime) {
+    case 'node':
+      return [process.execPath, runtimeArgs]
+    case 'bun':
+      return [join(root, 'node_modules', '.bin', 'bun'), runtimeArgs]
+    case 'deno':
+      return [join(root, 'node_modules', '.bin', 'deno'), ['run', '-A', ...runtimeArgs]]
+    default: {
+      const _: never = runtime
+      throw new Error(`unknown runtime ${String(_)}`)
+    }
+  }
+}
+
+/**
+ * `node dist/peerlog.mjs broker start` (or on Bun or Deno) in its own process, data under
+ * `base/name`; resolves once it accepts connections. `runtimeArgs` go to the runtime
+ * (e.g. Node's --cpu-prof).
+ */
+export async function startBrokerProcess(base: string, name: string, port: number, runtimeArgs: string[] = [], brokerArgs: string[] = [], runtime: BrokerRuntime = 'node'): Promise<Proc> {
   const bundle = join(root, 'dist', 'peerlog.mjs')
-  const p = start(process.execPath, [...nodeArgs, bundle, 'broker', 'start', '--data-dir', join(base, name), '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...brokerArgs])
+  const [cmd, pre] = runtimeCommand(runtime, runtimeArgs)
+  const p = start(cmd, [...pre, bundle, 'broker', 'start', '--data-dir', join(base, name), '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...brokerArgs])
+  await waitForPort(p, port, 'the broker')
+  return p
+}
+
+/** Resolves once `port` accepts connections; throws if `p` exits first or after brokerStartMaxMs. */
+export async function waitForPort(p: Proc, port: number, what: string): Promise<void> {
+  let exited = false
+  void p.exited.then(() => (exited = true))
   const deadline = Date.now() + brokerStartMaxMs
   while (!(await canConnect(port))) {
-    if (Date.now() > deadline) throw new Error(`the broker did not start: ${p.stderr()}`)
+    if (exited) throw new Error(`${what} exited at start: ${p.stderr().slice(-2000)}${p.stdout().slice(-2000)}`)
+    if (Date.now() > deadline) throw new Error(`${what} did not start: ${p.stderr().slice(-2000)}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-  return p
+}
+
+/** A loopback TCP port that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port
+      srv.close(() => resolvePort(port))
+    })
+  })
 }
 
 /** The sum of the latest offsets of partitions 0..partitions-1. */
