@@ -49,11 +49,20 @@ t.test('Node on hyperswarm and TCP, Node on hyperswarm, Deno and Bun on TCP: one
 
   const everyone = (rows: StatusRow[] | undefined): boolean =>
     rows !== undefined && rows.length === 4 && rows.every((r) => r.status === 'alive' && r.runtime !== null)
+  // The direct links each node ends up with: TCP nodes learn each other's peer address by
+  // gossip (through node 1), so their own link comes a little after they see each other.
+  const links: Record<string, Record<number, string>> = {
+    node: { 2: 'tcp', 3: 'tcp', 4: 'hyperswarm' },
+    'node (hyperswarm)': { 1: 'hyperswarm' },
+    deno: { 1: 'tcp', 3: 'tcp' },
+    bun: { 1: 'tcp', 2: 'tcp' },
+  }
+  const linked = (name: string, rows: StatusRow[]): boolean => Object.entries(links[name]!).every(([id, tr]) => rows.find((r) => r.nodeId === Number(id))?.transport === tr)
   const views = new Map<string, StatusRow[]>()
   for (const [name, address] of [['node', both.address], ['node (hyperswarm)', swarmOnly.address], ['deno', deno.address], ['bun', bun.address]] as const) {
-    const rows = await waitFor(`${name}'s view of all four`, async () => {
+    const rows = await waitFor(`${name}'s view of all four, with its links`, async () => {
       const r = await status(address)
-      return everyone(r) ? r : undefined
+      return everyone(r) && linked(name, r!) ? r : undefined
     }, viewWaitMaxMs).catch((e: Error) => {
       throw new Error(`${e.message}\ndeno log:\n${deno.log()}\nbun log:\n${bun.log()}`)
     })
