@@ -75,6 +75,11 @@ export function compareMembers(a: Pick<MemberSubscription, 'memberId' | 'groupIn
   return compareStrings(a.memberId, b.memberId)
 }
 
+/** The members in Kafka's order (static members by instance id first, then by member id), each with its topics as a set. */
+export function orderedMembers(subscriptions: ReadonlyMap<string, MemberSubscription>): { memberId: string; groupInstanceId: string | null; topics: Set<string> }[] {
+  return [...subscriptions].map(([memberId, s]) => ({ memberId, groupInstanceId: s.groupInstanceId, topics: new Set(s.topics) })).sort(compareMembers)
+}
+
 export function compareTopicPartitions(a: TopicPartition, b: TopicPartition): number {
   return compareStrings(a.topic, b.topic) || a.partition - b.partition
 }

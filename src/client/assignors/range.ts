@@ -8,7 +8,7 @@
  * pass replica racks to the assignor.
  */
 import type { TopicPartition } from '../list-offsets.ts'
-import { compareMembers, compareTopicPartitions, emptyAssignment, subscribedTopics, type MemberSubscription, type PartitionAssignor, type SubscriptionState } from './assignor.ts'
+import { orderedMembers, compareTopicPartitions, emptyAssignment, subscribedTopics, type MemberSubscription, type PartitionAssignor, type SubscriptionState } from './assignor.ts'
 
 export class RangeAssignor implements PartitionAssignor {
   readonly name = 'range'
@@ -20,7 +20,7 @@ export class RangeAssignor implements PartitionAssignor {
 
   assign(partitionsPerTopic: ReadonlyMap<string, number>, subscriptions: ReadonlyMap<string, MemberSubscription>): Map<string, TopicPartition[]> {
     const out = emptyAssignment(subscriptions)
-    const members = [...subscriptions].map(([memberId, s]) => ({ memberId, groupInstanceId: s.groupInstanceId, topics: new Set(s.topics) })).sort(compareMembers)
+    const members = orderedMembers(subscriptions)
     for (const [topic, n] of subscribedTopics(partitionsPerTopic, subscriptions)) {
       const takers = members.filter((m) => m.topics.has(topic))
       const per = Math.floor(n / takers.length)

@@ -7,7 +7,7 @@
  * (sticky does better there).
  */
 import type { TopicPartition } from '../list-offsets.ts'
-import { compareMembers, emptyAssignment, subscribedTopics, type MemberSubscription, type PartitionAssignor, type SubscriptionState } from './assignor.ts'
+import { orderedMembers, emptyAssignment, subscribedTopics, type MemberSubscription, type PartitionAssignor, type SubscriptionState } from './assignor.ts'
 
 export class RoundRobinAssignor implements PartitionAssignor {
   readonly name = 'roundrobin'
@@ -19,7 +19,7 @@ export class RoundRobinAssignor implements PartitionAssignor {
 
   assign(partitionsPerTopic: ReadonlyMap<string, number>, subscriptions: ReadonlyMap<string, MemberSubscription>): Map<string, TopicPartition[]> {
     const out = emptyAssignment(subscriptions)
-    const members = [...subscriptions].map(([memberId, s]) => ({ memberId, groupInstanceId: s.groupInstanceId, topics: new Set(s.topics) })).sort(compareMembers)
+    const members = orderedMembers(subscriptions)
     let next = 0
     for (const [topic, n] of subscribedTopics(partitionsPerTopic, subscriptions)) {
       for (let partition = 0; partition < n; partition++) {
