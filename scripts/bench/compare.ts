@@ -226,10 +226,10 @@ const rate = (x: number) => (x >= 1e6 ? `${fmt(x / 1e6, 2)} M/s` : `${fmt(x / 1e
 const pct = (x: number) => `${fmt(100 * x, 0)}%`
 const ms = (x: number) => (x < 10 ? fmt(x, 2) : fmt(x, 1))
 
-function thr(v: VariantResults, m: Measure): { rate: number; spread: number; cpuPerM: number; records: number; trials: number } | null {
+function thr(v: VariantResults, m: Measure): { rate: number; spread: number; cpuPerM: number; clientCpuPerM: number; records: number; trials: number } | null {
   const ts = v.throughput[m]
   if (!ts?.length) return null
-  return { trials: ts.length, rate: median(ts.map((t) => t.rate)), spread: spread(ts.map((t) => t.rate)), cpuPerM: median(ts.map((t) => (t.brokerCpu / t.records) * 1e6)), records: median(ts.map((t) => t.records)) }
+  return { trials: ts.length, clientCpuPerM: median(ts.map((t) => ((t.clientCpu ?? NaN) / t.records) * 1e6)), rate: median(ts.map((t) => t.rate)), spread: spread(ts.map((t) => t.rate)), cpuPerM: median(ts.map((t) => (t.brokerCpu / t.records) * 1e6)), records: median(ts.map((t) => t.records)) }
 }
 
 function lat(v: VariantResults) {
@@ -312,7 +312,7 @@ function printTable(machine: string[]): void {
   console.log('')
   for (const l of machine) console.log(l)
   console.log('')
-  const head = ['system'.padEnd(28), 'client'.padEnd(16), 'median'.padStart(12), 'spread'.padStart(7), 'trials'.padStart(6), 'MB/s'.padStart(8), 'broker CPU s/M rec'.padStart(19), '  durability'].join(' ')
+  const head = ['system'.padEnd(28), 'client'.padEnd(16), 'median'.padStart(12), 'spread'.padStart(7), 'trials'.padStart(6), 'MB/s'.padStart(8), 'broker CPU s/M rec'.padStart(19), 'client CPU s/M'.padStart(15), '  durability'].join(' ')
   for (const w of WORKLOADS) {
     if (w === 'latency' || !vs.some((v) => v.throughput[`${w}/node`])) continue
     console.log(WORKLOAD_TITLES[w])
@@ -322,7 +322,7 @@ function printTable(machine: string[]): void {
       for (const kind of ['node', 'native'] as const) {
         const t = thr(v, `${w}/${kind}`)
         if (!t) continue
-        console.log(`  ${[v.variant.label.padEnd(28), (kind === 'node' ? 'Node client' : nativeTool(v, w)).padEnd(16), rate(t.rate).padStart(12), pct(t.spread).padStart(7), `${t.trials}/${ROUNDS}`.padStart(6), fmt((t.rate * size) / 1e6, 1).padStart(8), fmt(t.cpuPerM, 2).padStart(19), `  ${v.variant.durability}`].join(' ')}`)
+        console.log(`  ${[v.variant.label.padEnd(28), (kind === 'node' ? 'Node client' : nativeTool(v, w)).padEnd(16), rate(t.rate).padStart(12), pct(t.spread).padStart(7), `${t.trials}/${ROUNDS}`.padStart(6), fmt((t.rate * size) / 1e6, 1).padStart(8), fmt(t.cpuPerM, 2).padStart(19), (Number.isFinite(t.clientCpuPerM) ? fmt(t.clientCpuPerM, 2) : '').padStart(15), `  ${v.variant.durability}`].join(' ')}`)
       }
     }
   }

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { Admin } from '../../../src/client/admin.ts'
 import { Consumer } from '../../../src/client/consumer.ts'
 import { Producer } from '../../../src/client/producer.ts'
+import { consoleLogger } from '../../../src/runtime/logger.ts'
 import { endOffsets, kcatProduce, now, root, startBrokerProcess, start } from '../harness.ts'
 import { Latencies, steadyRate } from './latency.ts'
 import { latencyRecord, makeRecord, mix, readSeq, SEQ_DIGITS, Tally, Window } from './records.ts'
@@ -201,7 +202,9 @@ export const peerlogLoad: LoadGenerator = {
   },
 
   async groupMember(a: GroupArgs, ctl: GroupControl): Promise<GroupResult> {
-    const consumer = new Consumer({ 'bootstrap.servers': a.address, ...consumerConfig, 'group.id': a.group, 'enable.auto.commit': false, 'partition.assignment.strategy': 'range' })
+    // Its membership events (joins and why, assignments) go to stderr, which the parent shows
+    // when a trial fails (a rebalance while reading).
+    const consumer = new Consumer({ 'bootstrap.servers': a.address, ...consumerConfig, 'group.id': a.group, 'enable.auto.commit': false, 'partition.assignment.strategy': 'range' }, { logger: consoleLogger('info', `member ${a.member}`) })
     let go = false
     void ctl.go.then(() => {
       go = true

@@ -44,6 +44,8 @@ export interface Throughput {
   /** records per second */
   rate: number
   brokerCpu: number
+  /** The Node client's CPU seconds (its whole process), where known. */
+  clientCpu?: number
 }
 
 export interface Latency extends LatencyResult {
@@ -121,7 +123,7 @@ export async function produce(s: Settings, r: Running, stream: string, size: num
   await checkStored(r, s, stream, p.records)
   await readBack(s, r, stream, size, p.records, seqSum(p.records))
   await r.drop(stream)
-  return { records: p.records, ms: p.ms, rate: p.records / (p.ms / 1000), brokerCpu: cpu }
+  return { records: p.records, ms: p.ms, rate: p.records / (p.ms / 1000), brokerCpu: cpu, clientCpu: p.cpu }
 }
 
 /** One producer trial with the system's native tool; `lines` makes the file of records on demand. */
@@ -215,7 +217,10 @@ export async function group(s: Settings, r: Running, stream: string, size: numbe
     })
     const results = procs.map((p) => lastResult<GroupResult>(p)!)
     results.forEach((g, i) => {
-      if (g.generation !== undefined && ready[i]!.generation !== undefined && g.generation !== ready[i]!.generation) throw new Error(`${r.variant.label}: the group rebalanced while reading (generation ${ready[i]!.generation} → ${g.generation})`)
+      if (g.generation !== undefined && ready[i]!.generation !== undefined && g.generation !== ready[i]!.generation) {
+        const why = procs.flatMap((p) => p.stderr().split('\n').filter((l) => l.includes('joining') || l.includes('leaving') || l.includes('failed')))
+        throw new Error(`${r.variant.label}: the group rebalanced while reading (generation ${ready[i]!.generation} → ${g.generation}); the members said: ${why.join(' | ')}`)
+      }
     })
     const total = results.reduce((a, g) => ({ count: a.count + g.count, sum: (a.sum + g.sum) >>> 0, badLength: a.badLength + g.badLength }), { count: 0, sum: 0, badLength: 0 })
     check(`${r.variant.label}: the group of ${s.groupMembers}`, total, count, seqSum(count))
