@@ -122,7 +122,7 @@ export const jetstreamLoad: LoadGenerator = {
     const deadline = t0 + a.maxMs
     let seq = 0
     while (seq < a.maxRecords && (seq % 1024 !== 0 || now() < deadline)) {
-      await w.admit()
+      if (w.full) await w.room()
       w.track(js.publish(a.stream, makeRecord(seq, a.size)))
       seq++
     }

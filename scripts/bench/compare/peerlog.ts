@@ -171,7 +171,7 @@ export const peerlogLoad: LoadGenerator = {
     const deadline = t0 + a.maxMs
     let seq = 0
     while (seq < a.maxRecords && (seq % 1024 !== 0 || now() < deadline)) {
-      await w.admit()
+      if (w.full) await w.room()
       w.track(producer.send({ topic: a.stream, value: makeRecord(seq, a.size) }))
       seq++
     }

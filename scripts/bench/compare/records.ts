@@ -95,15 +95,20 @@ export class Tally {
 }
 
 /**
- * Bounds the sends a client has unacknowledged: `admit()` resolves once fewer than
- * `maxInFlight` are pending; `drain()` once none are. The first failure is kept and thrown by
- * both, so a producer never reports a count that includes a lost record.
+ * Bounds the sends a client has unacknowledged. A producer loop sends while `full` is false
+ * and awaits `room()` only when it is true, so that it sends in bursts without yielding
+ * between sends (a client that batches per turn of the event loop gets whole bursts);
+ * `drain()` resolves once nothing is pending. The first failure is kept and thrown by `room()`,
+ * `drain()` and `check()`, so a producer never reports a count that includes a lost record.
  */
 export class Window {
   private inFlight = 0
   private waiter: (() => void) | null = null
   private failure: Error | null = null
   constructor(readonly maxInFlight: number) {}
+  get full(): boolean {
+    return this.inFlight >= this.maxInFlight
+  }
   track(p: Promise<unknown>): void {
     this.inFlight++
     p.then(
@@ -123,15 +128,16 @@ export class Window {
       w()
     }
   }
-  async admit(): Promise<void> {
+  check(): void {
     if (this.failure) throw this.failure
-    if (this.inFlight < this.maxInFlight) return
-    await new Promise<void>((r) => (this.waiter = r))
-    if (this.failure) throw this.failure
+  }
+  async room(): Promise<void> {
+    while (this.full) await new Promise<void>((r) => (this.waiter = r))
+    this.check()
   }
   async drain(): Promise<void> {
     while (this.inFlight > 0) await new Promise<void>((r) => (this.waiter = r))
-    if (this.failure) throw this.failure
+    this.check()
   }
 }
 

@@ -115,7 +115,7 @@ export const redisLoad: LoadGenerator = {
     const deadline = t0 + a.maxMs
     let seq = 0
     while (seq < a.maxRecords && (seq % 1024 !== 0 || now() < deadline)) {
-      await w.admit()
+      if (w.full) await w.room()
       w.track(r.xadd(a.stream, '*', 'v', makeRecord(seq, a.size)))
       seq++
     }
