@@ -21,7 +21,7 @@ import { latencyRecord, makeRecord, mix, readSeq, SEQ_DIGITS, Tally, Window } fr
 import type { ConsumeArgs, ConsumeResult, GroupArgs, GroupControl, GroupResult, LatencyConsumeArgs, LatencyProduceArgs, LatencyResult, LoadGenerator, ProduceArgs, ProduceResult, Running, SystemDriver, Variant } from './system.ts'
 
 /** Sends a producer may have unacknowledged (records; the producer batches them). */
-const produceInFlightMax = 50_000
+const produceInFlightMax = 5_000
 /** kcat -C's output file is read back in pieces of this many bytes. */
 const readBackChunkBytes = 4 << 20
 /** A broker gets this long to exit after SIGTERM before SIGKILL. */
@@ -225,9 +225,13 @@ export const peerlogLoad: LoadGenerator = {
       if (rs.length > 0) {
         consumer.commitAsync()
         ctl.progress(tally.count)
+        // The generation the records were read in: once every record is read the parent stops
+        // the members one by one, and a member still polling then takes part in the
+        // rebalance the first one's LeaveGroup starts — not a rebalance while reading.
+        generation = consumer.groupMetadata().generationId
       }
-      generation = consumer.groupMetadata().generationId
       if (!go) {
+        generation = consumer.groupMetadata().generationId
         const assigned = consumer.assignment().map((tp) => tp.partition).sort((x, y) => x - y)
         const key = `${generation}:${assigned.join(',')}`
         if (assigned.length > 0 && key !== reported) {
