@@ -9,7 +9,8 @@
  * The checksum of a set of records is the sum, mod 2^32, of a well-mixed hash of each one's
  * sequence number; with the count it shows that each record was read exactly once, in any
  * order (a group's members add theirs). A tool that cannot number its records (redis-benchmark)
- * writes the constant record, sequence number 0, so its checksum is count × mix(0).
+ * writes the constant record, sequence number 0, so its checksum is count × mix(0): such a run
+ * is checked by its count and each record's length only.
  */
 import { createWriteStream } from 'node:fs'
 
@@ -19,7 +20,8 @@ const ZERO = 0x30
 
 /** A well-mixed 32-bit hash of a sequence number. */
 export function mix(seq: number): number {
-  let h = Math.imul(seq ^ Math.floor(seq / 0x100000000), 0x9e3779b1)
+  // The constant keeps mix(0) from being 0, which would leave record 0 out of every checksum.
+  let h = Math.imul(seq ^ Math.floor(seq / 0x100000000) ^ 0x6a09e667, 0x9e3779b1)
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
   return (h ^ (h >>> 16)) >>> 0
