@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { now, root, start, waitForPort } from '../harness.ts'
 import { Latencies, steadyRate } from './latency.ts'
 import { latencyRecord, makeRecord, Tally, Window } from './records.ts'
+import { serverStopper } from './system.ts'
 import type { ConsumeArgs, ConsumeResult, GroupArgs, GroupControl, GroupResult, LatencyConsumeArgs, LatencyProduceArgs, LatencyResult, LoadGenerator, ProduceArgs, ProduceResult, Running, SystemDriver } from './system.ts'
 
 /** Publishes a producer may have unacknowledged (each waits for its own PubAck). */
@@ -26,7 +27,6 @@ const pullBatchMessages = 10_000
 const groupMaxAckPending = 40_000
 /** JetStream gets this long to come up after the port opens. */
 const jetstreamReadyMaxMs = 30_000
-const stopMaxMs = 10_000
 
 function clientPackageVersion(): string {
   return (JSON.parse(readFileSync(join(root, 'node_modules', 'nats', 'package.json'), 'utf8')) as { version: string }).version
@@ -62,7 +62,6 @@ export const jetstreamDriver: SystemDriver = {
       }
     }
     const version = `nats-server v${nc.info?.version ?? '?'}`
-    let stopped: Promise<void> | null = null
     const running: Running = {
       variant,
       proc,
@@ -80,16 +79,7 @@ export const jetstreamDriver: SystemDriver = {
       async prepareGroup(stream, group) {
         await jsm.consumers.add(stream, { durable_name: group, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: groupMaxAckPending })
       },
-      stop() {
-        stopped ??= (async () => {
-          await nc.close().catch(() => undefined)
-          proc.kill('SIGTERM')
-          const timer = setTimeout(() => proc.kill('SIGKILL'), stopMaxMs)
-          await proc.exited
-          clearTimeout(timer)
-        })()
-        return stopped
-      },
+      stop: serverStopper(proc, () => nc.close().catch(() => undefined)),
     }
     return running
   },

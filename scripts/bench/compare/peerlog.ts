@@ -18,14 +18,13 @@ import { consoleLogger } from '../../../src/runtime/logger.ts'
 import { endOffsets, kcatProduce, now, root, startBrokerProcess, start } from '../harness.ts'
 import { Latencies, steadyRate } from './latency.ts'
 import { latencyRecord, makeRecord, mix, readSeq, SEQ_DIGITS, Tally, Window } from './records.ts'
+import { serverStopper } from './system.ts'
 import type { ConsumeArgs, ConsumeResult, GroupArgs, GroupControl, GroupResult, LatencyConsumeArgs, LatencyProduceArgs, LatencyResult, LoadGenerator, ProduceArgs, ProduceResult, Running, SystemDriver, Variant } from './system.ts'
 
 /** Sends a producer may have unacknowledged (records; the producer batches them). */
 const produceInFlightMax = 5_000
 /** kcat -C's output file is read back in pieces of this many bytes. */
 const readBackChunkBytes = 4 << 20
-/** A broker gets this long to exit after SIGTERM before SIGKILL. */
-const stopMaxMs = 10_000
 
 const producerConfig = { acks: '1', 'linger.ms': 5, 'batch.size': 1 << 20, 'buffer.memory': 256 << 20, 'max.in.flight.requests.per.connection': 5 } as const
 const consumerConfig = { 'auto.offset.reset': 'earliest', 'max.poll.records': 100_000, 'fetch.max.bytes': 50 << 20, 'max.partition.fetch.bytes': 8 << 20 } as const
@@ -65,7 +64,6 @@ export const peerlogDriver: SystemDriver = {
     const address = `127.0.0.1:${port}`
     const version = `peerlog ${packageVersion()} on ${await runtimeVersion(variant)}`
     const admin = () => new Admin({ 'bootstrap.servers': address })
-    let stopped: Promise<void> | null = null
     const running: Running = {
       variant,
       proc,
@@ -102,15 +100,7 @@ export const peerlogDriver: SystemDriver = {
         },
       },
       nativeConsume: (stream) => kcatConsume(address, stream, dir),
-      stop() {
-        stopped ??= (async () => {
-          proc.kill('SIGTERM')
-          const timer = setTimeout(() => proc.kill('SIGKILL'), stopMaxMs)
-          await proc.exited
-          clearTimeout(timer)
-        })()
-        return stopped
-      },
+      stop: serverStopper(proc),
     }
     return running
   },

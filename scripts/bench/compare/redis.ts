@@ -14,6 +14,7 @@ import { Redis } from 'ioredis'
 import { now, root, start, waitForPort } from '../harness.ts'
 import { Latencies, steadyRate } from './latency.ts'
 import { constantRecord, latencyRecord, makeRecord, Tally, Window } from './records.ts'
+import { serverStopper } from './system.ts'
 import type { ConsumeArgs, ConsumeResult, GroupArgs, GroupControl, GroupResult, LatencyConsumeArgs, LatencyProduceArgs, LatencyResult, LoadGenerator, ProduceArgs, ProduceResult, Running, SystemDriver } from './system.ts'
 
 /** XADDs a producer may have unanswered. */
@@ -25,7 +26,6 @@ const blockMs = 100
 /** redis-benchmark's connections and pipeline depth. */
 const benchmarkClients = 50
 const benchmarkPipeline = 100
-const stopMaxMs = 10_000
 
 type Entry = [id: Buffer, fields: Buffer[] | null]
 
@@ -62,7 +62,6 @@ export const redisDriver: SystemDriver = {
     const r = client(address)
     const info = String(await r.info('server'))
     const version = `redis-server ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}`
-    let stopped: Promise<void> | null = null
     const running: Running = {
       variant,
       proc,
@@ -92,16 +91,7 @@ export const redisDriver: SystemDriver = {
           return { ms }
         },
       },
-      stop() {
-        stopped ??= (async () => {
-          r.disconnect()
-          proc.kill('SIGTERM')
-          const timer = setTimeout(() => proc.kill('SIGKILL'), stopMaxMs)
-          await proc.exited
-          clearTimeout(timer)
-        })()
-        return stopped
-      },
+      stop: serverStopper(proc, () => r.disconnect()),
     }
     return running
   },

@@ -14,6 +14,25 @@
  */
 import type { Proc } from '../harness.ts'
 
+/** A server gets this long to exit after SIGTERM before SIGKILL. */
+const serverStopMaxMs = 10_000
+
+/**
+ * The `stop` of a Running: closes the harness's own connection (`disconnect`), then SIGTERM,
+ * SIGKILL after `serverStopMaxMs`; resolves once the process exited. Idempotent.
+ */
+export function serverStopper(proc: Proc, disconnect: () => unknown = () => undefined): () => Promise<void> {
+  let stopped: Promise<void> | null = null
+  return () =>
+    (stopped ??= (async () => {
+      await disconnect()
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), serverStopMaxMs)
+      await proc.exited
+      clearTimeout(timer)
+    })())
+}
+
 export type SystemId = 'peerlog' | 'jetstream' | 'redis'
 export type Runtime = 'node' | 'bun' | 'deno'
 
