@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { now, root, start, waitForPort } from '../harness.ts'
 import { Latencies, steadyRate } from './latency.ts'
-import { latencyRecord, makeRecord, Tally, Window } from './records.ts'
+import { latencyRecord, Tally, Window, sendAll } from './records.ts'
 import { serverStopper } from './system.ts'
 import type { ConsumeArgs, ConsumeResult, GroupArgs, GroupControl, GroupResult, LatencyConsumeArgs, LatencyProduceArgs, LatencyResult, LoadGenerator, ProduceArgs, ProduceResult, Running, SystemDriver } from './system.ts'
 
@@ -107,20 +107,10 @@ export const jetstreamLoad: LoadGenerator = {
   async produce(a: ProduceArgs): Promise<ProduceResult> {
     const nc = await conn(a.address)
     const js = nc.jetstream()
-    const w = new Window(publishInFlightMax)
-    const t0 = now()
-    const deadline = t0 + a.maxMs
-    let seq = 0
-    while (seq < a.maxRecords && (seq % 1024 !== 0 || now() < deadline)) {
-      if (w.full) await w.room()
-      w.track(js.publish(a.stream, makeRecord(seq, a.size)))
-      seq++
-    }
-    await w.drain()
-    const ms = now() - t0
+    const { records, ms } = await sendAll(a, publishInFlightMax, (record) => js.publish(a.stream, record))
     await nc.close()
     const cpu = process.cpuUsage()
-    return { records: seq, ms, cpu: (cpu.user + cpu.system) / 1e6 }
+    return { records, ms, cpu: (cpu.user + cpu.system) / 1e6 }
   },
 
   async consume(a: ConsumeArgs): Promise<ConsumeResult> {

@@ -17,7 +17,7 @@ import { Producer } from '../../../src/client/producer.ts'
 import { consoleLogger } from '../../../src/runtime/logger.ts'
 import { endOffsets, kcatProduce, now, root, startBrokerProcess, start } from '../harness.ts'
 import { Latencies, steadyRate } from './latency.ts'
-import { latencyRecord, makeRecord, mix, readSeq, SEQ_DIGITS, Tally, Window } from './records.ts'
+import { latencyRecord, mix, readSeq, SEQ_DIGITS, Tally, Window, sendAll } from './records.ts'
 import { serverStopper } from './system.ts'
 import type { ConsumeArgs, ConsumeResult, GroupArgs, GroupControl, GroupResult, LatencyConsumeArgs, LatencyProduceArgs, LatencyResult, LoadGenerator, ProduceArgs, ProduceResult, Running, SystemDriver, Variant } from './system.ts'
 
@@ -156,21 +156,10 @@ export const peerlogLoad: LoadGenerator = {
   async produce(a: ProduceArgs): Promise<ProduceResult> {
     const producer = new Producer({ 'bootstrap.servers': a.address, ...producerConfig })
     await producer.partitionsFor(a.stream)
-    const w = new Window(produceInFlightMax)
-    const t0 = now()
-    const deadline = t0 + a.maxMs
-    let seq = 0
-    while (seq < a.maxRecords && (seq % 1024 !== 0 || now() < deadline)) {
-      if (w.full) await w.room()
-      w.track(producer.send({ topic: a.stream, value: makeRecord(seq, a.size) }))
-      seq++
-    }
-    await producer.flush()
-    await w.drain()
-    const ms = now() - t0
+    const { records, ms } = await sendAll(a, produceInFlightMax, (value) => producer.send({ topic: a.stream, value }), () => producer.flush())
     await producer.close()
     const cpu = process.cpuUsage()
-    return { records: seq, ms, cpu: (cpu.user + cpu.system) / 1e6 }
+    return { records, ms, cpu: (cpu.user + cpu.system) / 1e6 }
   },
 
   async consume(a: ConsumeArgs): Promise<ConsumeResult> {

@@ -13,6 +13,7 @@
  * is checked by its count and each record's length only.
  */
 import { createWriteStream } from 'node:fs'
+import { now } from '../harness.ts'
 
 export const SEQ_DIGITS = 16
 const X = 0x78
@@ -141,6 +142,32 @@ export class Window {
     while (this.inFlight > 0) await new Promise<void>((r) => (this.waiter = r))
     this.check()
   }
+}
+
+/**
+ * The producer loop of workloads 1 and 2, one for every client: sends records 0, 1, … of
+ * `size` bytes through `send` until `maxRecords` or `maxMs` (the clock is read every 1,024
+ * sends), at most `maxInFlight` unacknowledged; then `flush` (for a client that lingers) and
+ * every ack. The time runs from the first send to the last ack; a failed send is thrown.
+ */
+export async function sendAll(
+  a: { size: number; maxRecords: number; maxMs: number },
+  maxInFlight: number,
+  send: (record: Buffer) => Promise<unknown>,
+  flush?: () => Promise<void>,
+): Promise<{ records: number; ms: number }> {
+  const w = new Window(maxInFlight)
+  const t0 = now()
+  const deadline = t0 + a.maxMs
+  let seq = 0
+  while (seq < a.maxRecords && (seq % 1024 !== 0 || now() < deadline)) {
+    if (w.full) await w.room()
+    w.track(send(makeRecord(seq, a.size)))
+    seq++
+  }
+  await flush?.()
+  await w.drain()
+  return { records: seq, ms: now() - t0 }
 }
 
 /** Writes records 0..count-1 of `size` bytes as lines (kcat -P -l). */

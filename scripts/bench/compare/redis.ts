@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { now, root, start, waitForPort } from '../harness.ts'
 import { Latencies, steadyRate } from './latency.ts'
-import { constantRecord, latencyRecord, makeRecord, Tally, Window } from './records.ts'
+import { constantRecord, latencyRecord, Tally, Window, sendAll } from './records.ts'
 import { serverStopper } from './system.ts'
 import type { ConsumeArgs, ConsumeResult, GroupArgs, GroupControl, GroupResult, LatencyConsumeArgs, LatencyProduceArgs, LatencyResult, LoadGenerator, ProduceArgs, ProduceResult, Running, SystemDriver } from './system.ts'
 
@@ -100,20 +100,10 @@ export const redisDriver: SystemDriver = {
 export const redisLoad: LoadGenerator = {
   async produce(a: ProduceArgs): Promise<ProduceResult> {
     const r = client(a.address)
-    const w = new Window(xaddInFlightMax)
-    const t0 = now()
-    const deadline = t0 + a.maxMs
-    let seq = 0
-    while (seq < a.maxRecords && (seq % 1024 !== 0 || now() < deadline)) {
-      if (w.full) await w.room()
-      w.track(r.xadd(a.stream, '*', 'v', makeRecord(seq, a.size)))
-      seq++
-    }
-    await w.drain()
-    const ms = now() - t0
+    const { records, ms } = await sendAll(a, xaddInFlightMax, (record) => r.xadd(a.stream, '*', 'v', record))
     r.disconnect()
     const cpu = process.cpuUsage()
-    return { records: seq, ms, cpu: (cpu.user + cpu.system) / 1e6 }
+    return { records, ms, cpu: (cpu.user + cpu.system) / 1e6 }
   },
 
   async consume(a: ConsumeArgs): Promise<ConsumeResult> {

@@ -12,6 +12,7 @@ import {
   percentileSorted,
   readSentAt,
   readSeq,
+  sendAll,
   SEQ_DIGITS,
   Tally,
   Window,
@@ -141,4 +142,39 @@ t.test('Window: a failed send is thrown by room(), drain() and check(), so no co
   await t.rejects(w.drain(), /NOT_ENOUGH_REPLICAS/)
   t.throws(() => w.check(), /NOT_ENOUGH_REPLICAS/)
   await t.rejects(w.room(), /NOT_ENOUGH_REPLICAS/)
+})
+
+t.test('sendAll: records 0..n-1 in order, never more unacknowledged than the window, every ack awaited', async (t) => {
+  const sent: number[] = []
+  let open = 0
+  let openMax = 0
+  let flushed = false
+  const r = await sendAll(
+    { size: 100, maxRecords: 5000, maxMs: 60_000 },
+    64,
+    (record) => {
+      sent.push(readSeq(record))
+      openMax = Math.max(openMax, ++open)
+      return new Promise<void>((ok) => setImmediate(() => (open--, ok())))
+    },
+    async () => void (flushed = true),
+  )
+  t.equal(r.records, 5000)
+  t.same(sent, range(5000))
+  t.equal(openMax, 64)
+  t.equal(open, 0, 'returns after the last ack')
+  t.ok(flushed)
+})
+
+t.test('sendAll: stops at maxMs, at a multiple of 1,024 sends', async (t) => {
+  const r = await sendAll({ size: 20, maxRecords: Number.MAX_SAFE_INTEGER, maxMs: 50 }, 1000, () => new Promise((ok) => setTimeout(ok, 1)))
+  t.ok(r.records > 0 && r.records % 1024 === 0, `${r.records} records`)
+  t.ok(r.ms >= 50)
+})
+
+t.test('sendAll: a failed send is thrown, not counted', async (t) => {
+  await t.rejects(
+    sendAll({ size: 20, maxRecords: 100, maxMs: 60_000 }, 10, (record) => (readSeq(record) === 42 ? Promise.reject(new Error('MESSAGE_TOO_LARGE')) : Promise.resolve())),
+    /MESSAGE_TOO_LARGE/,
+  )
 })
